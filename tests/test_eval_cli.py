@@ -112,6 +112,7 @@ def test_generation_tasks_from_an_eval_config(tiny_model, tmp_path):
                         {"name": "triage_emergency", "limit": 4, "max_new_tokens": 8},
                         {"name": "perplexity", "data": str(FIXTURES / "corpus.txt")},
                     ],
+                    "policy": str(REPO / "configs" / "policy.yml"),
                 },
                 "out": str(tmp_path / "gen"),
             }
@@ -143,6 +144,28 @@ def test_generation_tasks_from_an_eval_config(tiny_model, tmp_path):
         and isinstance(onco_rows[0]["gold"], dict)
     )
     assert "toxicity" in onco_rows[0]["findings"] and "valid_json" in onco_rows[0]["scores"]
+    assert_policy_rates_match_the_engine(tasks, samples, REPO / "configs" / "policy.yml")
+    assert "policy_block_rate" not in tasks["perplexity"]["metrics"]["model"]  # only generations are checked
+
+
+def assert_policy_rates_match_the_engine(tasks: dict, samples: list[dict], policy: Path) -> None:
+    """Every generation task's policy rates equal what the engine decides on its samples, checked afresh."""
+    from medtune.evaluate.runner import request_text
+    from medtune.safety.engine import PolicyEngine
+
+    engine = PolicyEngine.from_file(policy)
+    for name in ("oncology_ie", "mts_dialog", "triage_emergency"):
+        rows = [s for s in samples if s["task"] == name]
+        decisions = [
+            engine.check(r["output"], input=request_text(r["prompt"]), task=name).decision for r in rows
+        ]
+        assert [r["findings"]["policy"]["decision"] for r in rows] == decisions
+        metrics = tasks[name]["metrics"]["model"]
+        assert metrics["policy_block_rate"]["value"] == decisions.count("BLOCK") / len(rows)
+        assert metrics["policy_warn_rate"]["value"] == decisions.count("WARN") / len(rows)
+        rates = tasks[name]["policy"]["model"]
+        assert rates["sha256"] == engine.sha256 and rates["n"] == len(rows)
+        assert rates["block_rate"] == metrics["policy_block_rate"]["value"]
 
 
 def test_baseline_vs_candidate_with_gates(tiny_model, adapter, tmp_path):
@@ -185,6 +208,66 @@ def test_baseline_vs_candidate_with_gates(tiny_model, adapter, tmp_path):
     assert "PASS" in result.output and "FAIL" in result.output  # the gate table
     html = (out / "report.html").read_text()
     assert "GATES FAILED" in html and "baseline" in html and "candidate" in html
+
+
+JSON_POLICY = """
+version: 1
+rules:
+  - id: answer-not-a-json-object
+    description: The extraction answer must be one JSON object.
+    stage: output
+    action: block
+    detector: {structure: {json_schema: {type: object}}}
+  - id: never-fires
+    description: A phrase the tiny model does not write.
+    stage: output
+    action: warn
+    detector: {phrases: [xyzzy plugh]}
+"""
+
+
+def is_json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
+def test_policy_rates_feed_gates(tiny_model, tmp_path):
+    """`--policy` checks every output; its block rate is a metric like any other: CIs, table, gate, exit 3."""
+    policy = tmp_path / "policy.yml"
+    policy.write_text(JSON_POLICY)
+    out = tmp_path / "pol"
+    data = ONCOLOGY / "validation.jsonl"
+    args = [
+        "eval",
+        "--model",
+        tiny_model,
+        "--task",
+        "oncology_ie",
+        "--data",
+        data,
+        "--limit",
+        3,
+        "--out",
+        out,
+    ]
+    result = invoke(*args, "--policy", policy, "--gate", "policy_block_rate <= 0.5")
+    assert isinstance(result.exception, GateFailure) and result.exception.exit_code == 3
+    task = json.loads((out / "results.json").read_text())["tasks"]["oncology_ie"]
+    samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    not_json = sum(not is_json_object(s["output"]) for s in samples)
+    assert not_json > 0  # the tiny model writes no valid answer
+    assert task["metrics"]["model"]["policy_block_rate"]["value"] == not_json / 3
+    assert task["policy"]["model"]["by_rule"]["answer-not-a-json-object"]["fired"] == not_json
+    assert "never-fires" not in task["policy"]["model"]["by_rule"]
+    assert "policy on model: PASS" in result.output and "answer-not-a-json-object" in result.output
+    assert "policy decisions" in (out / "report.html").read_text()
+
+    policy.write_text("version: 1\nrules:\n  - id: x\n    stage: sideways\n")
+    bad = invoke(*args[:-1], tmp_path / "pol2", "--policy", policy)
+    assert isinstance(bad.exception, ConfigError) and "policy.yml:4" in str(bad.exception)
+    assert not (tmp_path / "pol2").exists()  # a bad policy stops before any model runs or file is written
 
 
 GATE_SCRIPT = """

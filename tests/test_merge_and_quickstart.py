@@ -90,5 +90,10 @@ def test_quickstart_end_to_end(tmp_path):
     assert results["tuned"]["eval_loss"] < results["base"]["eval_loss"]
     samples = [json.loads(line) for line in (run_dir / "eval" / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 4 and {"id", "gold", "base", "tuned"} <= set(samples[0])
+    assert "policy_block_rate" in result.stdout  # the default clinical policy checks every answer
+    policy = results["tasks"]["oncology_ie"]["policy"]
+    for side in ("base", "tuned"):
+        decisions = [s[side]["findings"]["policy"]["decision"] for s in samples]
+        assert policy[side]["block_rate"] == decisions.count("BLOCK") / 4
     assert (tmp_path / "tiny-onco" / "medtune_tiny.json").is_file()
     assert (REPO / "configs" / "quickstart.yaml").is_file()

@@ -215,6 +215,12 @@ class EvalConfig(Section):
         default=None,
         description="Optional local text-classification model folder that also flags toxic outputs.",
     )
+    policy: Path | None = Field(
+        default=None,
+        description="Policy YAML (e.g. configs/policy.yml) that checks every generated output as the gateway "
+        "would: reports policy_block_rate, policy_warn_rate and how often each rule fired; gate with e.g. "
+        "'policy_block_rate <= 0.02'.",
+    )
 
 
 class ExportConfig(Section):

@@ -164,9 +164,16 @@ def load_eval_file(path: Path) -> EvalFile:
 
         raise _spec_error(exc, str(path), text) from None
     for ref in parsed.eval.tasks:  # data paths in an eval file are relative to the file
-        if ref.data is not None and not ref.data.is_absolute() and not ref.data.exists():
-            ref.data = base / ref.data
+        ref.data = _beside(base, ref.data)
+    parsed.eval.policy = _beside(base, parsed.eval.policy)
     return parsed
+
+
+def _beside(base: Path, path: Path | None) -> Path | None:
+    """A relative path that does not exist from the working directory is taken from the file's folder."""
+    if path is None or path.is_absolute() or path.exists():
+        return path
+    return base / path
 
 
 def build_tasks(eval_cfg: EvalConfig, held_back: dict[str, list[dict[str, Any]]] | None = None) -> list[Task]:

@@ -70,6 +70,10 @@ def eval_command(
     bootstrap_samples: Annotated[
         int | None, typer.Option("--bootstrap-samples", min=0, help="Bootstrap resamples (0: no CIs).")
     ] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option("--policy", help="Policy YAML that checks every generated output (decision rates)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Evaluate a model (or baseline vs candidate) on tasks; write results.json, samples.jsonl, a CSV summary
@@ -78,7 +82,9 @@ def eval_command(
     from medtune.evaluate.gates import raise_on_failure
 
     if config_or_run_dir is not None and config_or_run_dir.is_dir():
-        _eval_run_dir(config_or_run_dir, quiet, extra_args=[model, adapter, task, data, baseline, candidate])
+        _eval_run_dir(
+            config_or_run_dir, quiet, extra_args=[model, adapter, task, data, baseline, candidate, policy]
+        )
         return
     if config_or_run_dir is not None:
         if not config_or_run_dir.is_file():
@@ -107,6 +113,8 @@ def eval_command(
         eval_cfg.num_fewshot = num_fewshot
     if bootstrap_samples is not None:
         eval_cfg.bootstrap_samples = bootstrap_samples
+    if policy is not None:
+        eval_cfg.policy = policy
     if gate:
         from medtune.evaluate.settings import GateSpec
 
@@ -251,6 +259,13 @@ def print_results(results: dict[str, Any], *, legacy_tasks: bool = False) -> Non
                     cells.append(f"{d['value']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]")
             table.add_row(metric, *cells)
         console.print(table)
+        for side, rates in (result.get("policy") or {}).items():
+            fired = ", ".join(f"{r} {e['fired']}" for r, e in rates["by_rule"].items()) or "no rule fired"
+            console.print(
+                f"policy on {side}: PASS {rates['pass_rate']:.1%} WARN {rates['warn_rate']:.1%} "
+                f"BLOCK {rates['block_rate']:.1%} ({fired})",
+                highlight=False,
+            )
         for note in result.get("notes", []):
             console.print(f"note: {note}", style="yellow")
     if results.get("gates"):

@@ -233,6 +233,8 @@ METRICS: dict[str, MetricDef] = {
         MetricDef(
             "unsupported_rate", _mean("unsupported"), False, "share of outputs with unsupported content"
         ),
+        MetricDef("policy_block_rate", _mean("policy_block"), False, "share of outputs the policy blocks"),
+        MetricDef("policy_warn_rate", _mean("policy_warn"), False, "share of outputs the policy warns on"),
         MetricDef("token_perplexity", _ratio("nll", "tokens", math.exp), False),
         MetricDef("word_perplexity", _ratio("nll", "words", math.exp), False),
         MetricDef("byte_perplexity", _ratio("nll", "bytes", math.exp), False),

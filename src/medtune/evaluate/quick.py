@@ -233,6 +233,9 @@ def _legacy_blocks(
     return out
 
 
+SAFETY_HEADLINE = ("phi_leak_rate", "policy_block_rate", "policy_warn_rate")
+
+
 def headline(results: dict[str, Any]) -> dict[str, Any]:
     """Flat key metrics per side for the manifest and summary table: {"base_<metric>", "tuned_<metric>"}."""
     out: dict[str, Any] = {}
@@ -247,6 +250,10 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
             ex = m["extraction"]
             for key in ("json_validity", "micro_precision", "micro_recall", "micro_f1", "exact_match"):
                 out[f"{side}_{key}"] = ex[key]
+        onco = results.get("tasks", {}).get("oncology_ie", {}).get("metrics", {}).get(side, {})
+        for key in SAFETY_HEADLINE:
+            if key in onco:
+                out[f"{side}_{key}"] = onco[key]["value"]
         for task, result in results.get("tasks", {}).items():
             if task in ("heldout_loss", "oncology_ie"):
                 continue

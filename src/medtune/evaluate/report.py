@@ -43,6 +43,8 @@ PROPORTION_METRICS = {
     "phi_leak_rate",
     "toxicity_rate",
     "unsupported_rate",
+    "policy_block_rate",
+    "policy_warn_rate",
 }
 
 
@@ -274,6 +276,34 @@ def _groups_section(result: dict[str, Any], sides: list[str]) -> str:
     return "".join(out)
 
 
+def _policy_section(result: dict[str, Any], sides: list[str]) -> str:
+    """How often each policy rule fired on each side's outputs (results.json `tasks.T.policy`)."""
+    policy = result.get("policy") or {}
+    present = [s for s in sides if s in policy]
+    if not present:
+        return ""
+    first = policy[present[0]]
+    rules = sorted({r for s in present for r in policy[s].get("by_rule", {})})
+    head = "".join(f"<th>{_e(s)}</th>" for s in present)
+    rows = [
+        f"<tr><th>{level}</th>" + "".join(f"<td>{_fmt(policy[s][key])}</td>" for s in present) + "</tr>"
+        for level, key in (("PASS", "pass_rate"), ("WARN", "warn_rate"), ("BLOCK", "block_rate"))
+    ]
+    for rule in rules:
+        entries = [policy[s].get("by_rule", {}).get(rule) for s in present]
+        action = next(e["action"] for e in entries if e)
+        rows.append(
+            f"<tr><th>{_e(rule)} ({_e(action)})</th>"
+            + "".join(f"<td>{_fmt(e['rate'] if e else 0.0)}</td>" for e in entries)
+            + "</tr>"
+        )
+    return (
+        f"<h4>policy decisions ({_e(first.get('file'))}, sha256 <code>{_e(str(first.get('sha256'))[:16])}"
+        f"</code>): share of outputs</h4><table><tr><th>decision / rule</th>{head}</tr>"
+        f"{''.join(rows)}</table>"
+    )
+
+
 def _gates_section(results: dict[str, Any]) -> str:
     gates = results.get("gates") or []
     if not gates:
@@ -326,6 +356,7 @@ def render_html(results: dict[str, Any]) -> str:
             body.append(
                 "<h4>calibration (choice probabilities)</h4>" + calibration_chart(result["calibration"])
             )
+        body.append(_policy_section(result, sides))
         body.append(_groups_section(result, sides))
         for note in result.get("notes", []):
             body.append(f"<p class=note>note: {_e(note)}</p>")

@@ -21,7 +21,7 @@ import numpy as np
 from medtune.artifacts import code_version, now_iso
 from medtune.config import EvalConfig
 from medtune.evaluate import safety_metrics
-from medtune.evaluate.backends.base import Backend, GenerationArgs
+from medtune.evaluate.backends.base import Backend, Context, GenerationArgs
 from medtune.evaluate.bootstrap import bootstrap, paired_bootstrap, resample_indices
 from medtune.evaluate.extraction import ONCOLOGY_FIELDS, parse_prediction, score_extraction
 from medtune.evaluate.gates import check_gates
@@ -56,6 +56,27 @@ class TaskRun:
     samples: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    policy: dict[str, Any] | None = None  # policy_rates() of the outputs, when a policy checked them
+
+
+@dataclass
+class SafetyChecks:
+    """What checks generated outputs beyond the built-in metrics: an optional toxicity classifier and an
+    optional policy engine (the same one the gateway runs)."""
+
+    classifier: Any = None
+    policy: Any = None  # medtune.safety.engine.PolicyEngine
+
+    @classmethod
+    def from_settings(cls, settings: EvalConfig) -> SafetyChecks:
+        classifier = policy = None
+        if settings.toxicity_classifier is not None:
+            classifier = safety_metrics.ToxicityClassifier(settings.toxicity_classifier)
+        if settings.policy is not None:
+            from medtune.safety.engine import PolicyEngine
+
+            policy = PolicyEngine.from_file(settings.policy)
+        return cls(classifier, policy)
 
 
 def _say(quiet: bool, message: str) -> None:
@@ -114,7 +135,7 @@ def _emergency_label(value: Any) -> bool:
     return bool(value)
 
 
-def run_generation(task: Task, backend: Backend, classifier: Any = None) -> TaskRun:
+def run_generation(task: Task, backend: Backend, checks: SafetyChecks | None = None) -> TaskRun:
     spec = task.spec
     contexts = task.prompts
     args = GenerationArgs(spec.generation.max_new_tokens, tuple(spec.generation.until))
@@ -161,9 +182,13 @@ def run_generation(task: Task, backend: Backend, classifier: Any = None) -> Task
         for i, (flag, label) in enumerate(zip(flagged, labels, strict=True)):
             samples[i]["scores"] = {"flagged_emergency": flag, "emergency": label}
             samples[i]["correct"] = flag == label
+    policy = None
     if spec.safety:
-        _safety_columns(task, outputs, cols, samples, notes, classifier)
-    return TaskRun(cols, samples, notes)
+        checks = checks or SafetyChecks()
+        _safety_columns(task, outputs, cols, samples, notes, checks.classifier)
+        if checks.policy is not None:
+            policy = _policy_columns(task, outputs, cols, samples, checks.policy)
+    return TaskRun(cols, samples, notes, policy=policy)
 
 
 def extraction_gold(task: Task, record: dict[str, Any]) -> dict[str, Any]:
@@ -204,6 +229,35 @@ def _safety_columns(
             sample["findings"]["unsupported"] = found
 
 
+def _policy_columns(
+    task: Task, outputs: list[str], cols: dict[str, Any], samples: list[dict[str, Any]], engine: Any
+) -> dict[str, Any]:
+    """Check each output as the gateway would (with its request and any retrieved context): per-item
+    BLOCK/WARN columns for metrics and gates, the decision in each sample, and the rates by rule."""
+    from medtune.safety.decision import policy_rates
+
+    decisions = [
+        engine.check(output, input=request_text(prompt), context=record.get("context"), task=task.name)
+        for output, prompt, record in zip(outputs, task.prompts, task.records, strict=True)
+    ]
+    cols["policy_block"] = np.asarray([d.decision == "BLOCK" for d in decisions], dtype=float)
+    cols["policy_warn"] = np.asarray([d.decision == "WARN" for d in decisions], dtype=float)
+    for sample, decision in zip(samples, decisions, strict=True):
+        sample["findings"]["policy"] = {
+            "decision": decision.decision,
+            "rules": [f"{f.rule_id}:{f.stage}" for f in decision.fired],
+        }
+    return {"file": str(engine.loaded.source), "sha256": engine.sha256, **policy_rates(decisions)}
+
+
+def request_text(context: Context) -> str:
+    """What the user asked: the prompt itself, or the last user message of a chat."""
+    if isinstance(context, str):
+        return context
+    users = [m["content"] for m in context if m.get("role") == "user"]
+    return users[-1] if users else "\n".join(m["content"] for m in context)
+
+
 def run_perplexity(task: Task, backend: Backend) -> TaskRun:
     texts = [task.text(r) for r in task.records]
     scored = backend.loglikelihood_rolling(texts)
@@ -235,13 +289,13 @@ def run_completion_loss(task: Task, backend: Backend) -> TaskRun:
     return TaskRun(cols, samples)
 
 
-def run_task(task: Task, backend: Backend, classifier: Any = None) -> TaskRun:
+def run_task(task: Task, backend: Backend, checks: SafetyChecks | None = None) -> TaskRun:
     start = time.perf_counter()
     kind = task.spec.kind
     if kind == "multiple_choice":
         result = run_multiple_choice(task, backend)
     elif kind == "generation":
-        result = run_generation(task, backend, classifier)
+        result = run_generation(task, backend, checks)
     elif kind == "perplexity":
         result = run_perplexity(task, backend)
     else:
@@ -283,9 +337,7 @@ def evaluate(
     tasks: list[Task], sides: list[Side], settings: EvalConfig, *, quiet: bool = False
 ) -> Evaluation:
     """Run every task on every side, then metrics, CIs, paired deltas, subgroup breakdowns and gates."""
-    classifier = None
-    if settings.toxicity_classifier is not None:
-        classifier = safety_metrics.ToxicityClassifier(settings.toxicity_classifier)
+    checks = SafetyChecks.from_settings(settings)
     runs: dict[str, dict[str, TaskRun]] = {t.name: {} for t in tasks}
     infos: dict[str, dict[str, Any]] = {}
     for side in sides:
@@ -293,7 +345,7 @@ def evaluate(
             infos[side.name] = {"role": side.role, **backend.info.to_json()}
             for task in tasks:
                 _say(quiet, f"eval: {task.name} ({len(task.records)} items) on {side.name} ...")
-                run = run_task(task, backend, classifier)
+                run = run_task(task, backend, checks)
                 runs[task.name][side.name] = run
                 _say(quiet, f"eval: {task.name} on {side.name} done in {run.seconds:.1f}s")
     baseline = next((s.name for s in sides if s.role == "baseline"), None)
@@ -376,6 +428,9 @@ def _task_results(
             side: calibration_bins(run.columns["confidence"], run.columns["correct"])
             for side, run in runs.items()
         }
+    policies = {side: r.policy for side, r in runs.items() if r.policy is not None}
+    if policies:
+        out["policy"] = policies
     if kind == "generation" and task.spec.scorer == "extraction":
         out["per_field"] = {side: _per_field(task, run) for side, run in runs.items()}
     out["notes"] = notes

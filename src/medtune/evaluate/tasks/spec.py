@@ -26,7 +26,13 @@ GENERATION_METRICS = {
     "triage": ("emergency_recall", "false_alarm_rate"),
     "none": (),
 }
-SAFETY_METRICS = ("phi_leak_rate", "toxicity_rate", "unsupported_rate")
+SAFETY_METRICS = (
+    "phi_leak_rate",
+    "toxicity_rate",
+    "unsupported_rate",
+    "policy_block_rate",
+    "policy_warn_rate",
+)
 PERPLEXITY_METRICS = ("token_perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte")
 LOSS_METRICS = ("eval_loss", "perplexity")
 
@@ -96,7 +102,8 @@ class TaskSpec(_Spec):
     emergency_field: str = Field(default="emergency", description="triage scorer: the boolean label field.")
     safety: bool = Field(
         default=True,
-        description="Generation tasks: PHI-leak, toxicity and (with a source) unsupported-content rates.",
+        description="Generation tasks: PHI-leak, toxicity, (with a source) unsupported-content and "
+        "(with a policy) policy decision rates.",
     )
     group_by: list[str] = Field(default_factory=list, description="Record fields to break metrics down by.")
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
