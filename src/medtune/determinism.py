@@ -18,5 +18,8 @@ def seed_everything(seed: int, deterministic: bool = True, num_threads: int | No
         torch.set_num_threads(num_threads)
     if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
+        # Deterministic mode also fills every new uninitialised tensor with NaN (a guard for kernels that
+        # read memory before writing it); no op on this path does, and the fills cost ~3% of a CPU step.
+        torch.utils.deterministic.fill_uninitialized_memory = False  # type: ignore[attr-defined]
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True

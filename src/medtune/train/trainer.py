@@ -8,6 +8,8 @@ of the compute for models with 32k-150k vocabularies).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -30,6 +32,44 @@ def _split_model(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Modu
     return decoder, head
 
 
+def _right_padded_only(inputs: dict[str, torch.Tensor]) -> bool:
+    """True when the attention mask only pads on the right (each row is 1...1 0...0) and positions are
+    implicit, so the model would number positions the same without it."""
+    mask = inputs.get("attention_mask")
+    if mask is None or "position_ids" in inputs or mask.dim() != 2:
+        return False
+    return bool((mask[:, 1:] <= mask[:, :-1]).all())
+
+
+@contextmanager
+def _last_mlp_only_at(decoder: torch.nn.Module, rows: torch.Tensor) -> Iterator[None]:
+    """Run the last decoder layer's MLP only at `rows` (a [batch, seq] mask), zeros elsewhere.
+
+    After the last attention nothing mixes positions, so the final hidden state of a position that carries
+    no loss is never used: its MLP work (about two thirds of a layer's matmuls, forward and backward) is
+    skipped. Off under gradient checkpointing, whose backward re-runs the forward after these hooks are gone.
+    """
+    layers = getattr(decoder, "layers", None)
+    mlp = getattr(layers[-1], "mlp", None) if layers else None
+    if mlp is None or getattr(decoder, "gradient_checkpointing", False) or bool(rows.all()):
+        yield
+        return
+
+    def gather(_module: torch.nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (args[0][rows], *args[1:])
+
+    def scatter(_module: torch.nn.Module, _args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
+        full = output.new_zeros((*rows.shape, output.shape[-1]))
+        return full.masked_scatter(rows.unsqueeze(-1), output)
+
+    handles = [mlp.register_forward_pre_hook(gather), mlp.register_forward_hook(scatter)]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def completion_loss(
     model: torch.nn.Module, inputs: dict[str, torch.Tensor], num_items: torch.Tensor | int | None
 ) -> tuple[torch.Tensor, int]:
@@ -39,10 +79,18 @@ def completion_loss(
     targets = labels[:, 1:]
     keep = targets != IGNORE_INDEX
     forward_inputs = {k: v for k, v in inputs.items() if k != "labels"}
+    if _right_padded_only(forward_inputs):
+        # Under a causal mask a real token never sees the padding after it, so the padding mask changes
+        # nothing we train on; without it attention takes the is_causal fast path (no mask tensor, upper
+        # blocks skipped).
+        del forward_inputs["attention_mask"]
     parts = None if isinstance(model, torch.nn.parallel.DistributedDataParallel) else _split_model(model)
     if parts is not None:
         decoder, head = parts
-        hidden = decoder(**forward_inputs, use_cache=False).last_hidden_state[:, :-1]
+        rows = torch.zeros_like(labels, dtype=torch.bool)
+        rows[:, :-1] = keep  # positions whose final hidden state reaches the loss
+        with _last_mlp_only_at(decoder, rows):
+            hidden = decoder(**forward_inputs, use_cache=False).last_hidden_state[:, :-1]
         logits = head(hidden[keep])
     else:
         logits = model(**forward_inputs, use_cache=False).logits[:, :-1][keep]
