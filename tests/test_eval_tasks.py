@@ -146,7 +146,7 @@ def test_task_errors_are_clear(tmp_path):
     spec.write_text(
         "task: t\nkind: multiple_choice\ndata: {format: jsonl, path: x.jsonl}\nprompt: p\nchoicez: [a]\n"
     )
-    with pytest.raises(ConfigError, match=r"t.yaml:5: choicez: unknown key"):
+    with pytest.raises(ConfigError, match=r"t.yaml:5: choicez: unknown key; did you mean 'choices'\?"):
         load_task(str(spec))
     with pytest.raises(DataError, match="no data file; pass one with --data"):
         load_task("medqa_4options")

@@ -7,7 +7,6 @@ the command-line tools this sits beside.
 
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from medtune.errors import ConfigError
 from medtune.evaluate.settings import EvalTaskRef, GateSpec
+from medtune.yamlloc import expected_text, known_keys, line_of, suggest
 
 PositiveInt = Annotated[int, Field(gt=0)]
 Ratio = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -326,35 +326,20 @@ def format_validation_error(
         dotted = ".".join(loc) or "(top level)"
         where = _where(loc, path, root_node, override_paths)
         if err["type"] == "extra_forbidden":
-            known = _known_keys(loc[:-1])
-            close = _initials_match(loc[-1], known) or difflib.get_close_matches(
-                loc[-1], known, n=1, cutoff=0.6
-            )
-            hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(sorted(known))}"
+            known = known_keys(RunConfig, loc[:-1])
+            close = suggest(loc[-1], known)
+            hint = f"; did you mean '{close}'?" if close else f"; known keys: {', '.join(sorted(known))}"
             problems.append(f"{where}: {dotted}: unknown key{hint}")
         elif err["type"] == "missing":
             problems.append(f"{where}: {dotted}: required key is missing")
         else:
             found = err.get("input")
             found_text = "(a section)" if isinstance(found, dict) else repr(found)
-            expected = "a path (a string)" if err["type"] == "path_type" else _expected(err["msg"])
+            expected = "a path (a string)" if err["type"] == "path_type" else expected_text(err["msg"])
             problems.append(f"{where}: {dotted}: expected {expected}, found {found_text}")
     count = len(problems)
     header = f"{path}: {count} problem{'s' if count > 1 else ''} in the config"
     return header + "\n" + "\n".join(f"  {p}" for p in problems)
-
-
-def _expected(message: str) -> str:
-    """Turn pydantic's 'Input should be greater than 0' into 'a value greater than 0'."""
-    message = message.removeprefix("Value error, ").removeprefix("Input should be ")
-    if message.startswith(("greater", "less")):
-        message = "a value " + message
-    return message[:1].lower() + message[1:]
-
-
-def _initials_match(key: str, known: list[str]) -> list[str]:
-    """'lr' -> 'learning_rate': abbreviations that difflib's similarity ratio misses."""
-    return [k for k in known if "_" in k and "".join(w[0] for w in k.split("_")) == key.lower()][:1]
 
 
 def _where(
@@ -363,32 +348,7 @@ def _where(
     for n in range(len(loc), 0, -1):
         if loc[:n] in overrides:
             return f"override '{overrides[loc[:n]]}'"
-    node = root_node
-    line = 1
-    for part in loc:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        pair = next(((k, v) for k, v in node.value if k.value == part), None)
-        if pair is None:
-            break
-        line = pair[0].start_mark.line + 1
-        node = pair[1]
-    return f"{path}:{line}"
-
-
-def _known_keys(section_loc: tuple[str, ...]) -> list[str]:
-    model: type[BaseModel] = RunConfig
-    for part in section_loc:
-        field = model.model_fields.get(part)
-        if field is None:
-            return []
-        annotation = field.annotation
-        candidates = getattr(annotation, "__args__", (annotation,))
-        sub = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
-        if sub is None:
-            return []
-        model = sub
-    return list(model.model_fields)
+    return f"{path}:{line_of(root_node, loc)}"
 
 
 def dump_yaml(config: RunConfig) -> str:

@@ -160,9 +160,9 @@ def load_eval_file(path: Path) -> EvalFile:
     try:
         parsed = EvalFile.model_validate(raw)
     except ValidationError as exc:
-        from medtune.evaluate.tasks.loader import _spec_error
+        from medtune.evaluate.tasks.loader import spec_error
 
-        raise _spec_error(exc, str(path), text) from None
+        raise spec_error(exc, str(path), text, EvalFile) from None
     for ref in parsed.eval.tasks:  # data paths in an eval file are relative to the file
         ref.data = _beside(base, ref.data)
     parsed.eval.policy = _beside(base, parsed.eval.policy)

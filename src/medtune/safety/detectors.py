@@ -753,7 +753,7 @@ def _unknown_lexicon(name: str, scope: CompileScope, loc: tuple[str | int, ...])
 def _unknown_name(
     what: str, name: str, known: list[str], scope: CompileScope, loc: tuple[str | int, ...]
 ) -> None:
-    from medtune.safety.yamlloc import suggest
+    from medtune.yamlloc import suggest
 
     close = suggest(name, known) if known else None
     hint = f"; did you mean '{close}'?" if close else (f"; defined: {', '.join(known)}" if known else "")
@@ -761,7 +761,7 @@ def _unknown_name(
 
 
 def _compile_phi(spec: P.Phi, scope: CompileScope, loc: tuple[str | int, ...], default_on: str | None):
-    from medtune.safety.yamlloc import suggest
+    from medtune.yamlloc import suggest
 
     _check_on(spec.on, scope, loc)
     scope.uses_phi[0] = True

@@ -22,7 +22,7 @@ from medtune.safety import policy as P
 from medtune.safety.decision import Decision, FiredRule, Span, strongest
 from medtune.safety.detectors import Compiled, CompileScope, Fired, Hit, compile_detector
 from medtune.safety.text import TextView
-from medtune.safety.yamlloc import dotted, format_problems, line_of
+from medtune.yamlloc import dotted, format_problems, line_of
 
 _MAX_REASON_ITEMS = 4
 

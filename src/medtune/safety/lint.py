@@ -14,7 +14,7 @@ from typing import Any
 from medtune.errors import ConfigError
 from medtune.safety import policy as P
 from medtune.safety.engine import CompiledRule, PolicyEngine
-from medtune.safety.yamlloc import dotted, format_problems, line_of
+from medtune.yamlloc import dotted, format_problems, line_of
 
 
 @dataclass

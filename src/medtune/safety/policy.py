@@ -29,7 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from medtune.errors import ConfigError
-from medtune.safety.yamlloc import format_validation_error, parse_yaml
+from medtune.yamlloc import format_validation_error, parse_yaml
 
 Stage = Literal["input", "output", "both"]
 Action = Literal["block", "warn", "redact"]

@@ -307,6 +307,53 @@ def clean_text(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
+@dataclass
+class McqFields:
+    """What one source row of a multiple-choice file says, in medtune's MCQ terms."""
+
+    question: str
+    options: dict[str, str]  # letter -> text
+    answer: str  # a letter of `options`
+    meta: dict[str, Any]  # empty values are dropped
+    source_id: Any = None  # the row's own id, if any: the record id is PREFIX-SOURCE_ID
+
+
+McqParser = Callable[[dict[str, Any], list[str]], McqFields | None]
+
+MCQ_SPLITS = {"train": "train", "dev": "validation", "valid": "validation", "test": "test"}
+
+
+def convert_mcq(
+    inputs: list[Path], options: ConvertOptions, default_prefix: str, parse: McqParser
+) -> Conversion:
+    """The loop every JSONL multiple-choice layout shares: one split per input file, one record per row;
+    `parse` appends what is wrong with a row to its list (and returns None) or returns the row's fields."""
+    prefix = options.id_prefix or default_prefix
+    problems: list[str] = []
+    splits: dict[str, list[dict[str, Any]]] = {}
+    for path in input_files(inputs, (".jsonl", ".json")):
+        name = split_name(path.stem, MCQ_SPLITS)
+        records = splits.setdefault(name, [])
+        for row in object_rows(path, options, problems):
+            bad: list[str] = []
+            fields = parse(row.value, bad)
+            if bad or fields is None:
+                problems.extend(f"{row.where}: {b}" for b in bad)
+                continue
+            sid = fields.source_id
+            meta = {"source_id": sid, **fields.meta}
+            records.append(
+                {
+                    "id": f"{prefix}-{sid}" if sid not in (None, "") else f"{prefix}-{name}-{row.line:06d}",
+                    "question": fields.question,
+                    "options": fields.options,
+                    "answer": fields.answer,
+                    "meta": {k: v for k, v in meta.items() if v not in (None, "")},
+                }
+            )
+    return Conversion("mcq", dict(splits), problems)
+
+
 def mcq_instruction(record: dict[str, Any], options: ConvertOptions) -> dict[str, Any]:
     """Instruction form of an MCQ record: lettered options in, the answer letter out."""
     return {

@@ -15,60 +15,39 @@ from medtune.data.converters.base import (
     Conversion,
     Converter,
     ConvertOptions,
-    input_files,
+    McqFields,
+    convert_mcq,
     mcq_instruction,
-    object_rows,
     required_text,
-    split_name,
 )
 from medtune.data.records import show
 
-SPLITS = {"train": "train", "dev": "validation", "valid": "validation", "test": "test"}
+
+def parse_row(obj: dict[str, Any], bad: list[str]) -> McqFields | None:
+    question = required_text(obj, "question", bad)
+    choices = obj.get("options")
+    if not isinstance(choices, dict) or len(choices) < 2:
+        found = "the key missing" if "options" not in obj else show(choices)
+        bad.append(f"options: expected an object of at least 2 letter -> text, found {found}")
+        return None
+    choices = {str(k).strip(): str(v).strip() for k, v in choices.items()}
+    answer = obj.get("answer_idx")
+    if answer not in choices:
+        allowed = ", ".join(repr(k) for k in choices)
+        bad.append(f"answer_idx: expected one of {allowed}, found {show(answer)}")
+    elif isinstance(obj.get("answer"), str) and obj["answer"].strip() != choices[answer]:
+        bad.append(
+            f"answer: expected the text of option {answer} ({show(choices[answer])}), found "
+            f"{show(obj['answer'])}"
+        )
+    if bad or question is None:
+        return None
+    meta = {"subject": obj.get("subject"), "exam_step": obj.get("meta_info")}
+    return McqFields(question, choices, str(answer), meta, obj.get("realidx", obj.get("id")))
 
 
 def convert(inputs: list[Path], options: ConvertOptions) -> Conversion:
-    prefix = options.id_prefix or "medqa"
-    problems: list[str] = []
-    splits: dict[str, list[dict[str, Any]]] = {}
-    for path in input_files(inputs, (".jsonl", ".json")):
-        name = split_name(path.stem, SPLITS)
-        records = splits.setdefault(name, [])
-        for row in object_rows(path, options, problems):
-            obj, bad = row.value, []
-            question = required_text(obj, "question", bad)
-            choices = obj.get("options")
-            if not isinstance(choices, dict) or len(choices) < 2:
-                found = "the key missing" if "options" not in obj else show(choices)
-                bad.append(f"options: expected an object of at least 2 letter -> text, found {found}")
-                choices = None
-            else:
-                choices = {str(k).strip(): str(v).strip() for k, v in choices.items()}
-            answer = obj.get("answer_idx")
-            if choices and answer not in choices:
-                allowed = ", ".join(repr(k) for k in choices)
-                bad.append(f"answer_idx: expected one of {allowed}, found {show(answer)}")
-            elif choices and isinstance(obj.get("answer"), str) and obj["answer"].strip() != choices[answer]:
-                bad.append(
-                    f"answer: expected the text of option {answer} ({show(choices[answer])}), found "
-                    f"{show(obj['answer'])}"
-                )
-            if bad:
-                problems.extend(f"{row.where}: {b}" for b in bad)
-                continue
-            source_id = obj.get("realidx", obj.get("id"))
-            meta = {"subject": obj.get("subject"), "exam_step": obj.get("meta_info"), "source_id": source_id}
-            records.append(
-                {
-                    "id": f"{prefix}-{source_id}"
-                    if source_id is not None
-                    else f"{prefix}-{name}-{row.line:06d}",
-                    "question": question,
-                    "options": choices,
-                    "answer": answer,
-                    "meta": {k: v for k, v in meta.items() if v is not None},
-                }
-            )
-    return Conversion("mcq", dict(splits), problems)
+    return convert_mcq(inputs, options, "medqa", parse_row)
 
 
 CONVERTER = Converter(

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from medtune.errors import ConfigError, DataError
 from medtune.evaluate.backends.base import Context
 from medtune.evaluate.tasks.formats import Record, read_records
 from medtune.evaluate.tasks.spec import TaskSpec
+from medtune.yamlloc import format_validation_error
 
 SHARED_DATA = Path("..") / "shared" / "data"
 
@@ -179,37 +180,9 @@ class Task:
 # --------------------------------------------------------------------------------------------- loading
 
 
-def _spec_error(exc: ValidationError, origin: str, text: str) -> ConfigError:
-    root = yaml.compose(text)
-    problems = []
-    for err in exc.errors():
-        loc = tuple(str(p) for p in err["loc"])
-        line = _line_of(root, loc)
-        found = err.get("input")
-        found_text = "(a section)" if isinstance(found, dict) else repr(found)
-        if err["type"] == "extra_forbidden":
-            problems.append(f"{origin}:{line}: {'.'.join(loc)}: unknown key")
-        elif err["type"] == "missing":
-            problems.append(f"{origin}:{line}: {'.'.join(loc)}: required key is missing")
-        else:
-            msg = err["msg"].removeprefix("Value error, ").removeprefix("Input should be ")
-            problems.append(
-                f"{origin}:{line}: {'.'.join(loc) or 'task'}: expected {msg}, found {found_text:.80}"
-            )
-    return ConfigError(f"{origin}: invalid task\n" + "\n".join(f"  {p}" for p in problems))
-
-
-def _line_of(node: Any, loc: tuple[str, ...]) -> int:
-    line = 1
-    for part in loc:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        pair = next(((k, v) for k, v in node.value if k.value == part), None)
-        if pair is None:
-            break
-        line = pair[0].start_mark.line + 1
-        node = pair[1]
-    return line
+def spec_error(exc: ValidationError, origin: str, text: str, model: type[BaseModel]) -> ConfigError:
+    """A validation error of a YAML file (task, eval file) with the line and a did-you-mean per problem."""
+    return ConfigError(format_validation_error(exc, origin, yaml.compose(text), model, "file"))
 
 
 def read_spec(name_or_path: str) -> tuple[TaskSpec, str, Path, bool]:
@@ -239,7 +212,7 @@ def read_spec(name_or_path: str) -> tuple[TaskSpec, str, Path, bool]:
     try:
         spec = TaskSpec.model_validate(raw)
     except ValidationError as exc:
-        raise _spec_error(exc, origin, text) from None
+        raise spec_error(exc, origin, text, TaskSpec) from None
     return spec, origin, base, is_builtin
 
 

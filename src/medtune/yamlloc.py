@@ -1,8 +1,8 @@
 """Where a value sits in a YAML file, and pydantic errors as `file:line: path: expected ..., found ...`.
 
-A policy is parsed twice: `yaml.safe_load` for the values and `yaml.compose` for the node tree, whose marks
-give the line of every key and list item. Paths are printed the way a reader points at them:
-`rules[3].action`.
+Used by every YAML medtune reads (run config, policy, task, eval file). A file is parsed twice:
+`yaml.safe_load` for the values and `yaml.compose` for the node tree, whose marks give the line of every key
+and list item. Paths are printed the way a reader points at them: `rules[3].action`.
 """
 
 from __future__ import annotations
@@ -135,9 +135,9 @@ def _found(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _expected(message: str) -> str:
+def expected_text(message: str) -> str:
     """pydantic's 'Input should be greater than 0' -> 'a value greater than 0'."""
-    message = message.removeprefix("Input should be ")
+    message = message.removeprefix("Value error, ").removeprefix("Input should be ")
     if message.startswith(("greater", "less")):
         message = "a value " + message
     return message[:1].lower() + message[1:]
@@ -172,9 +172,8 @@ def format_validation_error(
             message = err["msg"].removeprefix("Value error, ")
             problems.append((line, f"{where}: {path}: {message}"))
         else:
-            problems.append(
-                (line, f"{where}: {path}: expected {_expected(err['msg'])}, found {_found(err.get('input'))}")
-            )
+            expected, found = expected_text(err["msg"]), _found(err.get("input"))
+            problems.append((line, f"{where}: {path}: expected {expected}, found {found}"))
     return format_problems(source, [p for _, p in sorted(problems, key=lambda p: p[0])], what)
 
 
