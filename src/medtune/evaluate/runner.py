@@ -187,7 +187,7 @@ def run_generation(task: Task, backend: Backend, checks: SafetyChecks | None = N
         checks = checks or SafetyChecks()
         _safety_columns(task, outputs, cols, samples, notes, checks.classifier)
         if checks.policy is not None:
-            policy = _policy_columns(task, outputs, cols, samples, checks.policy)
+            policy = policy_columns(task, outputs, cols, samples, checks.policy)
     return TaskRun(cols, samples, notes, policy=policy)
 
 
@@ -229,7 +229,7 @@ def _safety_columns(
             sample["findings"]["unsupported"] = found
 
 
-def _policy_columns(
+def policy_columns(
     task: Task, outputs: list[str], cols: dict[str, Any], samples: list[dict[str, Any]], engine: Any
 ) -> dict[str, Any]:
     """Check each output as the gateway would (with its request and any retrieved context): per-item
