@@ -13,6 +13,10 @@ in-memory tiny Llama (built once, cached under bench/results/models/). Reported:
 - the number of items whose predicted answer (acc and acc_norm) differs (must be 0), and the largest
   log-likelihood difference.
 
+Every engine runs once per round (rounds alternate the engines, so a busy machine disturbs all of them);
+the best of `--repeats` rounds is kept, with CPU time beside wall time, the load average at each run and the
+torch thread count both engines ran with (the same process and thread pool).
+
 Writes bench/results/eval_speed.json. Skips cleanly (exit 0) when the data file or lm-eval is absent.
 """
 
@@ -23,7 +27,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -113,6 +119,7 @@ def main() -> int:
         default="letters",
         help="letters: medqa_4options (choices ' A'..' D'); texts: the option texts are the choices",
     )
+    parser.add_argument("--skip-batch1", action="store_true", help="skip lm-eval at its default batch 1")
     parser.add_argument(
         "--repeats", type=int, default=3, help="repetitions (best time kept; the machine may be shared)"
     )
@@ -149,56 +156,62 @@ def main() -> int:
     task_name = medtune_task_name(args.variant, scratch)
     run_multiple_choice(load_task(task_name, data=args.data, limit=8), backend)
 
-    # End to end, alternating and repeated (best time kept): medtune's task load + scoring vs lm-eval's
-    # simple_evaluate (task build, dataset, requests, scoring, metrics).
-    e2e: dict[str, list[float]] = {"medtune": [], "lm_eval": []}
-    tmp = tempfile.mkdtemp()
-    name = lm_eval_task(Path(tmp), args.data, args.limit, args.variant)
-    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=args.batch_size)
-    for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        task = load_task(task_name, data=args.data, limit=args.limit)
-        ours = run_multiple_choice(task, backend).samples
-        e2e["medtune"].append(time.perf_counter() - t0)
-        print(f"medtune end to end: {e2e['medtune'][-1]:.2f}s for {len(ours)} items", flush=True)
-        t0 = time.perf_counter()
-        manager = TaskManager(include_path=tmp, include_defaults=False)
-        out = simple_evaluate(
-            model=lm,
-            tasks=[name],
-            task_manager=manager,
-            log_samples=True,
-            verbosity="ERROR",
-            bootstrap_iters=0,
-        )
-        e2e["lm_eval"].append(time.perf_counter() - t0)
-        print(f"lm-eval end to end: {e2e['lm_eval'][-1]:.2f}s", flush=True)
-    medtune_e2e, lm_eval_e2e = min(e2e["medtune"]), min(e2e["lm_eval"])
-    theirs = sorted(out["samples"][name], key=lambda s: s["doc_id"])
-
     # scoring only: the same (context, continuation) requests through each engine
-    contexts = task.contexts()
-    requests = [(c, " " + x) for c, r in zip(contexts, task.records, strict=True) for x in task.choices(r)]
+    task = load_task(task_name, data=args.data, limit=args.limit)
+    requests = [
+        (c, " " + x) for c, r in zip(task.contexts(), task.records, strict=True) for x in task.choices(r)
+    ]
 
     class _Req:  # lm-eval reads .args only
         def __init__(self, pair: tuple[str, str]) -> None:
             self.args = pair
 
-    # Alternate the engines and keep each one's best time: the machine may be shared.
-    lm_default = HFLM(pretrained=model, tokenizer=tokenizer)  # lm-eval's default batch size is 1
     wrapped = [_Req(r) for r in requests]
-    times: dict[str, list[float]] = {"medtune": [], "lm_eval": [], "lm_eval_bs1": []}
+    tmp = tempfile.mkdtemp()
+    name = lm_eval_task(Path(tmp), args.data, args.limit, args.variant)
+    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=args.batch_size)
+    lm_default = HFLM(pretrained=model, tokenizer=tokenizer)  # lm-eval's default batch size is 1
+    results: dict[str, Any] = {}
+
+    def medtune_e2e() -> None:  # task load + scoring + per-item results
+        results["ours"] = run_multiple_choice(load_task(task_name, data=args.data, limit=args.limit), backend)
+
+    def lm_eval_e2e() -> None:  # task build, dataset, requests, scoring, metrics
+        results["theirs"] = simple_evaluate(
+            model=lm,
+            tasks=[name],
+            task_manager=TaskManager(include_path=tmp, include_defaults=False),
+            log_samples=True,
+            verbosity="ERROR",
+            bootstrap_iters=0,
+        )
+
+    engines: dict[str, Callable[[], Any]] = {
+        "e2e_medtune": medtune_e2e,
+        "e2e_lm_eval": lm_eval_e2e,
+        "medtune": lambda: backend.loglikelihood(requests),
+        "lm_eval": lambda: lm.loglikelihood(wrapped, disable_tqdm=True),
+    }
+    if not args.skip_batch1:
+        engines["lm_eval_bs1"] = lambda: lm_default.loglikelihood(wrapped, disable_tqdm=True)
+    # Every engine once per round, rounds repeated, best time kept: the machine may be shared, and
+    # alternating spreads any disturbance over all of them. CPU time is recorded beside wall time.
+    threads = {"medtune": torch.get_num_threads()}
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in engines}
     for _ in range(args.repeats):
-        for engine, call in (
-            ("medtune", lambda: backend.loglikelihood(requests)),
-            ("lm_eval", lambda: lm.loglikelihood(wrapped, disable_tqdm=True)),
-            ("lm_eval_bs1", lambda: lm_default.loglikelihood(wrapped, disable_tqdm=True)),
-        ):
-            t0 = time.perf_counter()
+        for engine, call in engines.items():
+            load = os.getloadavg()[0]
+            wall, cpu = time.perf_counter(), time.process_time()
             call()
-            times[engine].append(time.perf_counter() - t0)
-            print(f"scoring only, {engine}: {times[engine][-1]:.2f}s", flush=True)
-    medtune_scoring, lm_eval_scoring, lm_eval_default_scoring = (min(times[k]) for k in times)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            runs[engine].append({"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "load_1min": load})
+            print(f"{engine}: {wall:.2f}s wall, {cpu:.2f}s CPU (load {load:.2f})", flush=True)
+    threads["lm_eval"] = torch.get_num_threads()  # lm-eval runs in this process: same torch thread pool
+    best = {k: min(r["wall_s"] for r in v) for k, v in runs.items()}
+    best_cpu = {k: min(r["cpu_s"] for r in v) for k, v in runs.items()}
+    ours = results["ours"].samples
+    out = results["theirs"]
+    theirs = sorted(out["samples"][name], key=lambda s: s["doc_id"])
 
     differ_acc = differ_norm = 0
     max_diff = 0.0
@@ -218,13 +231,18 @@ def main() -> int:
         "threads": args.threads,
         "repeats": args.repeats,
         "load_average_at_end": os.getloadavg(),
-        "end_to_end_s": {"medtune": round(medtune_e2e, 3), "lm_eval": round(lm_eval_e2e, 3)},
-        "all_times_s": {"end_to_end": e2e, "scoring_only": times},
-        "end_to_end_speedup": round(lm_eval_e2e / medtune_e2e, 2),
-        "scoring_only_s": {"medtune": round(medtune_scoring, 3), "lm_eval": round(lm_eval_scoring, 3)},
-        "scoring_only_speedup": round(lm_eval_scoring / medtune_scoring, 2),
-        "lm_eval_default_batch_size_1_scoring_s": round(lm_eval_default_scoring, 3),
-        "speedup_vs_lm_eval_default_batch": round(lm_eval_default_scoring / medtune_scoring, 2),
+        "torch_threads": threads,
+        "end_to_end_s": {"medtune": best["e2e_medtune"], "lm_eval": best["e2e_lm_eval"]},
+        "end_to_end_speedup": round(best["e2e_lm_eval"] / best["e2e_medtune"], 2),
+        "scoring_only_s": {"medtune": best["medtune"], "lm_eval": best["lm_eval"]},
+        "scoring_only_speedup": round(best["lm_eval"] / best["medtune"], 2),
+        "scoring_only_cpu_s": {"medtune": best_cpu["medtune"], "lm_eval": best_cpu["lm_eval"]},
+        "scoring_only_cpu_speedup": round(best_cpu["lm_eval"] / best_cpu["medtune"], 2),
+        "lm_eval_default_batch_size_1_scoring_s": best.get("lm_eval_bs1"),
+        "speedup_vs_lm_eval_default_batch": (
+            round(best["lm_eval_bs1"] / best["medtune"], 2) if "lm_eval_bs1" in best else None
+        ),
+        "all_runs": runs,
         "items_with_different_prediction": {"acc": int(differ_acc), "acc_norm": int(differ_norm)},
         "max_abs_loglikelihood_diff": max_diff,
         "acc": {"medtune": acc_ours, "lm_eval": out["results"][name]["acc,none"]},

@@ -8,6 +8,10 @@ multiple-choice work:
   with position ids restarting after the context). A single-token choice costs nothing beyond the context.
 - Rows are sorted by length and batched, so padding stays small; the LM head is applied only at the
   positions that predict a continuation token, not at every position of every row.
+- For Llama-family decoders the last layer, too, runs only at those positions: every position needs the
+  last layer's keys and values, but its query, attention output, MLP and final norm matter only where a
+  token is predicted (for one-token choices: one position per item). Exact math, same modules and weights;
+  other architectures run the whole decoder.
 - Every string is tokenized once, in one batched call of the fast tokenizer.
 
 Token boundaries follow lm-evaluation-harness exactly (trailing context whitespace moves to the
@@ -35,6 +39,7 @@ from medtune.evaluate.backends.base import (
 
 DEFAULT_MAX_LENGTH = 2048  # lm-eval's default when neither config nor tokenizer names a length
 TOKENIZER_INFINITY = 1000000000000000019884624838656
+CPU_TOKEN_BUDGET = 1024  # tokens per forward pass on a CPU (see HFBackend._rows_per_batch)
 
 
 @dataclass
@@ -62,6 +67,42 @@ def resolve_max_length(model: Any, tokenizer: Any) -> int:
     if model_max is not None and model_max != TOKENIZER_INFINITY:
         return int(model_max)
     return DEFAULT_MAX_LENGTH
+
+
+# Decoders whose layers are exactly Llama's (pre-norm attention with RoPE on q/k, then a pre-norm MLP), so
+# their last layer can be evaluated at selected positions with the layer's own modules.
+_LLAMA_LIKE = frozenset({"llama", "mistral", "qwen2"})
+
+
+class _StopBeforeLastLayer(Exception):
+    """Raised by a pre-hook on the last decoder layer: carries that layer's input and keyword arguments."""
+
+    def __init__(self, hidden: Any, kwargs: dict[str, Any]) -> None:
+        super().__init__("stop before the last layer")
+        self.hidden = hidden
+        self.kwargs = kwargs
+
+
+def _stop_hook(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    raise _StopBeforeLastLayer(args[0] if args else kwargs["hidden_states"], kwargs)
+
+
+def _llama_like_layers(model: Any, decoder: Any) -> Any | None:
+    """The decoder's layer list when its last layer can run at selected positions only, else None."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    config = base.config
+    layers = getattr(decoder, "layers", None)
+    if config.model_type not in _LLAMA_LIKE or not layers or getattr(decoder, "norm", None) is None:
+        return None
+    attn = getattr(layers[-1], "self_attn", None)
+    needed = ("q_proj", "k_proj", "v_proj", "o_proj", "head_dim", "scaling", "num_key_value_groups")
+    if attn is None or not all(hasattr(attn, name) for name in needed):
+        return None
+    if hasattr(attn, "q_norm") or not all(
+        hasattr(layers[-1], name) for name in ("input_layernorm", "post_attention_layernorm", "mlp")
+    ):
+        return None
+    return layers
 
 
 def _split_model(model: Any) -> tuple[Any, Any] | None:
@@ -94,10 +135,12 @@ class HFBackend:
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         self.batch_size = batch_size
+        self.token_budget = CPU_TOKEN_BUDGET
         self.max_length = max_length or resolve_max_length(model, tokenizer)
         self.info = info or BackendInfo("hf", getattr(model, "name_or_path", "model"))
         self.device = next(model.parameters()).device
         self._parts = _split_model(model)
+        self._layers = _llama_like_layers(model, self._parts[0]) if self._parts is not None else None
         self._bos_text = self._decode_prefix()
 
     # ------------------------------------------------------------------------------------------- loading
@@ -294,18 +337,26 @@ class HFBackend:
                 )
         rows.sort(key=lambda g: -g.row_len)
         results: list[LogLikelihood | None] = [None] * len(pairs)
-        # Batch by length: up to `batch_size` rows of the longest length, more rows when they are short
-        # (a token budget), never more than 4 x batch_size rows.
-        budget = self.batch_size * 256
         start = 0
         while start < len(rows):
-            width = max(1, rows[start].row_len)
-            count = max(
-                1, min(4 * self.batch_size, max(self.batch_size if width <= 256 else 1, budget // width))
-            )
+            count = self._rows_per_batch(rows[start].row_len)
             self._score_batch(rows[start : start + count], results)
             start += count
         return results  # type: ignore[return-value]
+
+    def _rows_per_batch(self, width: int) -> int:
+        """Rows in a batch whose longest row has `width` tokens (rows come sorted longest first).
+
+        On a GPU: up to `batch_size` rows of the longest length, more when they are short (a budget of
+        batch_size x 256 tokens), never more than 4 x batch_size. On a CPU the budget is CPU_TOKEN_BUDGET
+        tokens whatever the batch size: a tiny model's layers are dominated by element-wise passes over the
+        activations, which run markedly faster while a batch's activations stay in the cores' caches.
+        """
+        width = max(1, width)
+        if self.device.type == "cpu":
+            return max(1, min(self.batch_size, self.token_budget // width))
+        floor = self.batch_size if width <= 256 else 1
+        return max(1, min(4 * self.batch_size, max(floor, self.batch_size * 256 // width)))
 
     def _forward_hidden(self, input_ids: Any, attention_mask: Any, position_ids: Any) -> tuple[Any, bool]:
         """(hidden states, True) when the LM head can be applied separately, else (logits, False)."""
@@ -317,6 +368,82 @@ class HFBackend:
             decoder, _ = self._parts
             return decoder(**kwargs).last_hidden_state, True
         return self.model(**kwargs).logits, False
+
+    def _states_at(
+        self, ids: Any, mask: Any, pos: Any, rows: list[int], positions: list[int]
+    ) -> tuple[Any, bool]:
+        """Final hidden states (True) or logits (False) at each (row, position), in the order given."""
+        import torch
+
+        if self._can_trim(ids.shape[1]):
+            return self._trimmed_states_at(ids, mask, pos, rows, positions), True
+        out, is_hidden = self._forward_hidden(ids, mask, pos)
+        index = (torch.tensor(rows, device=self.device), torch.tensor(positions, device=self.device))
+        return out[index], is_hidden
+
+    def _can_trim(self, width: int) -> bool:
+        """Llama-like decoder in eval mode (no dropout), and rows no wider than any sliding window."""
+        if self._layers is None or self.model.training:
+            return False
+        window = getattr(self._parts[0].config, "sliding_window", None)
+        return window is None or window >= width
+
+    def _run_until_last_layer(self, ids: Any, mask: Any, pos: Any) -> tuple[Any, dict[str, Any]]:
+        """Run the decoder up to (not including) its last layer: (that layer's input, its keyword args)."""
+        handle = self._layers[-1].register_forward_pre_hook(_stop_hook, with_kwargs=True)
+        try:
+            self._forward_hidden(ids, mask, pos)
+        except _StopBeforeLastLayer as stop:
+            return stop.hidden, stop.kwargs
+        finally:
+            handle.remove()
+        raise MedtuneError("internal: the decoder did not reach its last layer")  # pragma: no cover
+
+    def _trimmed_states_at(self, ids: Any, mask: Any, pos: Any, rows: list[int], positions: list[int]) -> Any:
+        """The last layer evaluated only where a token is predicted (keys and values everywhere)."""
+        import torch
+
+        hidden, kwargs = self._run_until_last_layer(ids, mask, pos)
+        n, width = ids.shape
+        per_row, slots = _query_slots(rows, positions, n)
+        m = max(len(p) for p in per_row)
+        # pad each row's query positions with its first one (a valid position; the result is unused)
+        query_pos = torch.tensor([p + [p[0]] * (m - len(p)) for p in per_row], device=self.device)
+        if mask is None:  # plain causal rows (right padding: pads come after every query position)
+            keys = torch.arange(width, device=self.device)
+            allowed = keys[None, None, :] <= query_pos[:, :, None]
+        else:  # the packed block mask's rows at the query positions
+            allowed = mask[:, 0].gather(1, query_pos[:, :, None].expand(n, m, width))
+        cos, sin = (t.expand(n, -1, -1) for t in kwargs["position_embeddings"])
+        out = self._last_layer(hidden, query_pos, allowed[:, None], cos, sin)
+        return out[torch.tensor(rows, device=self.device), torch.tensor(slots, device=self.device)]
+
+    def _last_layer(self, hidden: Any, query_pos: Any, allowed: Any, cos: Any, sin: Any) -> Any:
+        """Llama's decoder layer + final norm with queries only at `query_pos` ([n, m]); [n, m, hidden]."""
+        import torch.nn.functional as F
+        from transformers.models.llama.modeling_llama import rotate_half  # also Mistral's and Qwen2's
+
+        layer = self._layers[-1]
+        attn = layer.self_attn
+        n, width, _ = hidden.shape
+        m = query_pos.shape[1]
+        normed = layer.input_layernorm(hidden)
+        at = query_pos[:, :, None]
+        picked = normed.gather(1, at.expand(n, m, normed.shape[-1]))
+        q = attn.q_proj(picked).view(n, m, -1, attn.head_dim).transpose(1, 2)
+        k = attn.k_proj(normed).view(n, width, -1, attn.head_dim).transpose(1, 2)
+        v = attn.v_proj(normed).view(n, width, -1, attn.head_dim).transpose(1, 2)
+        q_cos, q_sin = (t.gather(1, at.expand(n, m, t.shape[-1]))[:, None] for t in (cos, sin))
+        q = q * q_cos + rotate_half(q) * q_sin
+        k = k * cos[:, None] + rotate_half(k) * sin[:, None]
+        if attn.num_key_value_groups > 1:
+            k = k.repeat_interleave(attn.num_key_value_groups, dim=1)
+            v = v.repeat_interleave(attn.num_key_value_groups, dim=1)
+        context = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, scale=attn.scaling)
+        residual = hidden.gather(1, at.expand(n, m, hidden.shape[-1]))
+        out = residual + attn.o_proj(context.transpose(1, 2).reshape(n, m, -1))
+        out = out + layer.mlp(layer.post_attention_layernorm(out))
+        return self._parts[0].norm(out)
 
     def _score_batch(self, rows: list[_Group], results: list[LogLikelihood | None]) -> None:
         import torch
@@ -359,10 +486,7 @@ class HFBackend:
             mask = (causal[None] & same)[:, None]
             pos = pos.to(self.device)
         with torch.inference_mode():
-            out, is_hidden = self._forward_hidden(ids, mask, pos)
-            picked = out[
-                torch.tensor(gather_rows, device=self.device), torch.tensor(gather_pos, device=self.device)
-            ]
+            picked, is_hidden = self._states_at(ids, mask, pos, gather_rows, gather_pos)
             logits = self._parts[1](picked) if is_hidden else picked
             logprobs = torch.log_softmax(logits.float(), dim=-1)
             target = torch.tensor(targets, device=self.device)
@@ -453,6 +577,14 @@ class HFBackend:
             [(list(p), [*list(a), eos]) for p, a in zip(prompt_ids, answers, strict=True)]
         )
         return [(-s.logprob, s.n_tokens) for s in scored]
+
+
+def _query_slots(rows: list[int], positions: list[int], n_rows: int) -> tuple[list[list[int]], list[int]]:
+    """Each row's distinct query positions (first-seen order), and each (row, position)'s slot in its row:
+    every choice of an item is predicted from the same last context position, computed once."""
+    per_row: list[dict[int, int]] = [{} for _ in range(n_rows)]
+    slots = [per_row[r].setdefault(p, len(per_row[r])) for r, p in zip(rows, positions, strict=True)]
+    return [list(p) for p in per_row], slots
 
 
 def rolling_windows(tokens: list[int], prefix_token: int, max_len: int) -> list[tuple[list[int], list[int]]]:
