@@ -177,3 +177,82 @@ def test_upper_and_lower_case_dictionaries_offline(scanner: PhiScanner) -> None:
     lex = scanner.lexicon
     assert len(lex.first) > 5000 and len(lex.last) > 5000 and len(lex.cities) > 10000
     assert "parkinson" not in lex.last and "smith" in lex.last
+
+
+# False positives seen in real use. Each of these texts produced a span before the fix it guards.
+VEHICLE_NEGATIVES = [
+    "Tags were reviewed. Plate 7ABC123 was noted on the car.",  # "tag" inside "tags" was a cue
+    "Tag was placed on the left wrist.",  # the words after a cue were taken as a plate
+    "TAG WAS PLACED. PLATE REMOVED FROM LEFT TIBIA.",
+    "Tags were reviewed. Tag 123 noted.",  # a word after a plate number is not part of it
+]
+
+
+@pytest.mark.parametrize("text", VEHICLE_NEGATIVES)
+def test_vehicle_cues_are_whole_words_and_values_are_codes(scanner: PhiScanner, text: str) -> None:
+    vehicles = [s.text for s in scanner.scan(text) if s.type == "VEHICLE"]
+    assert vehicles in ([], ["7ABC123"], ["123"]), vehicles
+
+
+@pytest.mark.parametrize(
+    ("text", "plate"),
+    [
+        ("plate YFQ M57 seen in lot", "YFQ M57"),
+        ("Tag # ABC-1234", "ABC-1234"),
+        ("PLATE 0VG N83, NOTIFIED", "0VG N83"),
+    ],
+)
+def test_vehicle_plates_with_a_space(scanner: PhiScanner, text: str, plate: str) -> None:
+    assert [s.text for s in scanner.scan(text) if s.type == "VEHICLE"] == [plate]
+
+
+# Sentence openers in oncology narratives and exam notes: ordinary words that name dictionaries also list.
+SENTENCE_OPENERS = [
+    "Patient presented with fatigue. Tags were reviewed.",
+    "Neck: Supple without thyromegaly or lymphadenopathy.",
+    "Musculoskeletal - Examination: Trace lower extremity edema.",
+    "Hence, she underwent cystoscopy, which was unremarkable.",
+    "Grant was approved for the trial. The grant covers imaging.",
+    "Held for 2 days due to neutropenia, then resumed at full dose.",
+]
+
+
+@pytest.mark.parametrize("text", SENTENCE_OPENERS)
+def test_sentence_openers_are_not_names(scanner: PhiScanner, text: str) -> None:
+    assert [s.text for s in scanner.scan(text) if s.type == "NAME"] == []
+
+
+def test_names_with_cues_still_found_at_sentence_start(scanner: PhiScanner) -> None:
+    for text, name in [
+        ("Attending: Carter. Plan discussed.", "Carter"),
+        ("Dr. Trace saw her today.", "Trace"),
+        ("Neck: supple. Seen with Mason Reyes.", "Mason Reyes"),
+    ]:
+        assert name in [s.text for s in scanner.scan(text) if s.type == "NAME"], text
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Spoke with john smith about the scan results.", "john smith"),
+        ("Pt's daughter mary called to ask about transport.", "mary"),
+        ("Discussed with wife, anna, at bedside.", "anna"),
+        ("thanks, dr. fisher. i'm doing okay", "fisher"),
+    ],
+)
+def test_lower_case_names_after_a_strong_cue(scanner: PhiScanner, text: str, name: str) -> None:
+    assert name in [s.text for s in scanner.scan(text) if s.type == "NAME"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Daughter will call back tomorrow.",
+        "Spoke with pharmacy about the refill.",
+        "Mother had breast cancer at 50.",
+        "Mom said he did seem to get better.",
+        "Seen by cardiology, no changes.",
+    ],
+)
+def test_lower_case_words_after_a_cue_are_not_names(scanner: PhiScanner, text: str) -> None:
+    assert [s.text for s in scanner.scan(text) if s.type == "NAME"] == []

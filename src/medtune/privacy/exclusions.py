@@ -119,6 +119,7 @@ COMMON_WORDS = words(
     sunny sweet swift ta tall tank te tea ten the thorn three ti to tower tree trim trinity tu tuck two
     unity us va vale van ve vi vine vo von walk wall ware was wash waters way were west wheat white wild
     will wing winter wise with wolf wood woods worth ya yard ye yes young yu
+    hence held supple trace said made ran
     """
 )
 

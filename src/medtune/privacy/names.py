@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from medtune.privacy.dictionaries import Lexicon, fold
-from medtune.privacy.exclusions import ABBREVIATIONS, DRUGS, EPONYMS, NOT_A_NAME, words
+from medtune.privacy.exclusions import ABBREVIATIONS, CLINICAL, DRUGS, EPONYMS, NOT_A_NAME, words
 from medtune.privacy.tokens import (
     AMBIG,
     COMMON,
@@ -110,17 +110,18 @@ _STRIP = ",.;:()[]\"'=-"
 
 def _cue(text: str, start: int) -> int:
     """2: a strong name cue ends right before `start`; 3: a kinship word; 1: a weak one; 0: none."""
-    window = text[max(0, start - 40) : start]
-    if window[window.rfind("\n") + 1 :].strip().lower() in _SIGNATURE_LINE:
+    lo = max(0, start - 40)
+    line = text[text.rfind("\n", lo, start) + 1 or lo : start].strip()
+    if len(line) <= _LONGEST_SIGNATURE_LINE and line.lower() in _SIGNATURE_LINE:
         return 2
-    seg = window.rstrip()
+    seg = text[lo:start].rstrip()
     if not seg:
         return 0
-    colon = seg[-1] in ":=" or seg.endswith(" -")
     parts = seg.rsplit(None, 2)
-    if not parts:
-        return 0
     last = parts[-1].strip(_STRIP).lower()
+    if last and last not in _CUE_LAST_WORDS:
+        return 0  # the common case: the word before is no cue word (checked before any other string work)
+    colon = seg[-1] in ":=" or seg.endswith(" -")
     prev = parts[-2].strip(_STRIP).lower() if len(parts) > 1 else ""
     if not last and prev:  # "Patient :" / "by -"
         last, prev = prev, (parts[-3].strip(_STRIP).lower() if len(parts) > 2 else "")
@@ -135,6 +136,17 @@ def _cue(text: str, start: int) -> int:
     return 0
 
 
+# Every word that can end a cue: anything else before a name ends _cue early.
+_CUE_LAST_WORDS = (
+    _LABELS
+    | _STRONG_WORDS
+    | _WEAK_WORDS
+    | {b.split()[-1] for b in _STRONG_BIGRAMS | _NAMING_BIGRAMS}
+    | {"named", "am"}
+)
+_LONGEST_SIGNATURE_LINE = max(len(s) for s in _SIGNATURE_LINE)
+
+
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s*|\n\s*|[-•*]\s*)\Z")
 _COMMA_NAME = re.compile(r",[ \t]*([A-Z][A-Za-z'’-]+)(?:[ \t]+([A-Z]\.?)(?!\w))?")
 _INITIALS_VALUE = re.compile(
@@ -142,6 +154,8 @@ _INITIALS_VALUE = re.compile(
 )
 _SIGNED_WORDS = ("initials", "initialed", "cosigned", "e-signed", "signed")
 _INITIALS_DOTTED = re.compile(r"[A-Z]\.[ ]?[A-Z]\.(?:[ ]?[A-Z]\.)?(?![\w])")
+# A necessary part of it that starts with a literal, which the regex engine finds far faster than a capital.
+_DOT_CAPITAL_DOT = re.compile(r"\.[ ]?[A-Z]\.")
 _NOT_INITIALS = words(
     """
     US AM PM DC NY LA UK EG IE AD BC BID TID QID PO IV DOB NPO OD OS OU MD DO RN PA NP ER ED ICU QHS PRN
@@ -176,9 +190,16 @@ def _runs(toks: list[Tok], text: str, upper: bool, ambiguous: frozenset[str]) ->
     runs: list[tuple[int, int]] = []
     i, n = 0, len(toks)
     while i < n:
-        if not (
-            _after_title_ok(toks[i])
-            or (i and toks[i - 1].cls == TITLE and _after_title_ok(toks[i], ambiguous))
+        tok = toks[i]
+        cls = tok.cls
+        # _after_title_ok(tok), or with `ambiguous` after a title; inlined: this runs for every token
+        if cls not in NAME_LIKE and not (
+            cls in (MEDICAL, COMMON)
+            and (
+                tok.key in EPONYMS
+                or tok.key in DRUGS
+                or (i and toks[i - 1].cls == TITLE and tok.key in ambiguous)
+            )
         ):
             i += 1
             continue
@@ -200,7 +221,11 @@ def _span(toks: list[Tok], i: int, j: int, score: float) -> tuple[int, int, floa
     return toks[i].start, toks[j - 1].end, score
 
 
-def find_names(text: str, toks: list[Tok], lex: Lexicon, upper: bool) -> list[tuple[int, int, float]]:
+def find_names(
+    text: str, toks: list[Tok], lex: Lexicon, upper: bool, lower: str | None = None
+) -> list[tuple[int, int, float]]:
+    """NAME spans (start, end, score); `lower` is the text lower-cased with the same offsets, if the caller
+    has it already."""
     out: list[tuple[int, int, float]] = []
     for i, j in _runs(toks, text, upper, lex.ambiguous):
         first = toks[i]
@@ -239,7 +264,7 @@ def find_names(text: str, toks: list[Tok], lex: Lexicon, upper: bool) -> list[tu
                 continue
         out.extend(_uncued(toks, i, j, text, upper))
     out.extend(_last_first(text, toks, lex, upper))
-    out.extend(_initials(text))
+    out.extend(_initials(text, text.lower() if lower is None else lower))
     return out
 
 
@@ -329,10 +354,31 @@ def _uncued(toks: list[Tok], i: int, j: int, text: str, upper: bool) -> list[tup
                 k += 1
         return out
     score = 0.85 if j - i >= 2 else 0.7
-    if j - i == 1 and toks[i].cls == INITIAL:
+    if j - i == 1 and (toks[i].cls == INITIAL or _ordinary_opener(toks[i], text)):
         return out
     out.append(_span(toks, i, j, score))
     return out
+
+
+_AFTER_LABEL = re.compile(r":[ \t]*\Z")
+_LABEL_WORD = re.compile(r"([A-Za-z]+)[ \t]*:[ \t]*\Z")
+
+
+def _ordinary_opener(tok: Tok, text: str) -> bool:
+    """A lone dictionary name that opens a sentence with nothing else saying it is a name, used as an
+    everyday word: the value after a "Label:" that names no person ("Neck: Supple", "Extremities: Trace
+    edema"), or a word the same text also writes in lower case ("Grant approved. ... the grant ...").
+    A comma after it says nothing ("Hence, she ..." but "Leif, can I ..."), and neither does a colon
+    ("Nicole: Remember me" in a dialogue)."""
+    before = text[max(0, tok.start - 3) : tok.start]
+    if not _SENTENCE_START.search(before):
+        return False
+    if _AFTER_LABEL.search(before):
+        label = _LABEL_WORD.search(text, max(0, tok.start - 40), tok.start)
+        # An exam or section heading ("Neck:", "Extremities:", "Plan:") is followed by findings; after any
+        # other label ("Where:", "User:", "They had 6:") a name is as likely as not.
+        return label is not None and label.group(1).lower() in CLINICAL
+    return re.search(rf"(?<![^\W\d_]){re.escape(tok.word.lower())}(?![^\W\d_])", text) is not None
 
 
 def _last_first(text: str, toks: list[Tok], lex: Lexicon, upper: bool) -> list[tuple[int, int, float]]:
@@ -365,7 +411,7 @@ def _last_first(text: str, toks: list[Tok], lex: Lexicon, upper: bool) -> list[t
     return out
 
 
-def _signature_points(text: str) -> list[tuple[int, bool]]:
+def _signature_points(text: str, low: str) -> list[tuple[int, bool]]:
     """Positions right after a signature mark ("--", "/s/", a dash opening a line, "signed:", "initials"),
     and whether the mark was a dash or /s/ (then even "CC" or "BP" are someone's initials)."""
     points: list[tuple[int, bool]] = []
@@ -383,7 +429,8 @@ def _signature_points(text: str) -> list[tuple[int, bool]]:
         i = text.find("\n-", i + 2)
     if text.startswith("-"):
         points.append((1, True))
-    low = text.lower()
+    if "signed" not in low and "initial" not in low:
+        return points  # every word of _SIGNED_WORDS contains one of the two
     for word in _SIGNED_WORDS:
         i = low.find(word)
         while i >= 0:
@@ -394,9 +441,9 @@ def _signature_points(text: str) -> list[tuple[int, bool]]:
     return points
 
 
-def _initials(text: str) -> list[tuple[int, int, float]]:
+def _initials(text: str, low: str) -> list[tuple[int, int, float]]:
     out: list[tuple[int, int, float]] = []
-    for pos, dashed in _signature_points(text):
+    for pos, dashed in _signature_points(text, low):
         m = _INITIALS_VALUE.match(text, pos)
         if m is None:
             continue
@@ -406,7 +453,7 @@ def _initials(text: str) -> list[tuple[int, int, float]]:
             continue
         start = m.start("v")
         out.append((start, start + len(value.rstrip()), 0.8))
-    for m in _INITIALS_DOTTED.finditer(text) if "." in text else ():
+    for m in _INITIALS_DOTTED.finditer(text) if _DOT_CAPITAL_DOT.search(text) else ():
         if m.start() and (text[m.start() - 1].isalnum() or text[m.start() - 1] in "._"):
             continue
         key = _initials_key(m.group())

@@ -93,6 +93,7 @@ _GENERIC = words(
     """
 )
 _REGION = frozenset({"county", "parish", "borough"})
+_SUFFIX_WORDS = _REGION | frozenset(_FACILITY)
 
 
 def _is_place_word(tok: Tok, ambiguous: frozenset[str] = frozenset()) -> bool:
@@ -206,12 +207,18 @@ def _big_first_words(lex: Lexicon) -> frozenset[str]:
     return cached
 
 
-def find_places(text: str, toks: list[Tok], lex: Lexicon, upper: bool) -> list[tuple[int, int, float]]:
+def find_places(
+    text: str, toks: list[Tok], lex: Lexicon, upper: bool, lower: str | None = None
+) -> list[tuple[int, int, float]]:
+    """LOCATION spans (start, end, score); `lower` is the text lower-cased with the same offsets, if the
+    caller has it already."""
     out: list[tuple[int, int, float]] = []
+    if not toks:
+        return out  # every rule below starts from a capitalised word
     ends = [t.end for t in toks]
     # "City, ST [ZIP]"
     regex = _STATE_AFTER_COMMA_UPPER if upper else _STATE_AFTER_COMMA
-    for m in regex.finditer(text):
+    for m in regex.finditer(text) if "," in text else ():
         st = m.group("st")
         if len(st) == 2 and st.upper() not in lex.state_abbr:
             continue
@@ -242,89 +249,110 @@ def find_places(text: str, toks: list[Tok], lex: Lexicon, upper: bool) -> list[t
         start = toks[i - n + 1].start
         score = 0.95 if has_zip else (0.85 if len(st) > 2 or n > 1 or last_key in lex.big_cities else 0.75)
         out.append((start, toks[i].end, score))
-    # facilities and counties, anchored on their suffix word
-    n_tok = len(toks)
-    for i, tok in enumerate(toks):
-        key = tok.key
-        if key in _REGION:
-            first = _walk_back(toks, i, text, 3, connectors=False)
-            words = [t.key for t in toks[first:i]]
-            n = next((n for n in range(len(words), 0, -1) if " ".join(words[-n:]) in lex.counties), 0)
-            if n == 0 and words and (not upper or toks[i - 1].cls in (FIRST, LAST, AMBIG)):
-                n = 1  # an unknown county: the word right before "County"
-            if n and any(t.key not in CLINICAL and t.cls != COMMON for t in toks[i - n : i]):
-                out.append((toks[i - n].start, tok.end, 0.9))
-            continue
-        follow = _FACILITY.get(key)
-        if follow is None:
-            continue
-        last = i
-        if follow:
-            nxt = toks[i + 1] if i + 1 < n_tok else None
-            if nxt is not None and nxt.key in follow and _WORD_GAP.match(text[tok.end : nxt.start]):
-                last = i + 1
-            elif "" not in follow:
-                continue
-        first = _walk_back(toks, i, text, 5, connectors=True, ambiguous=lex.ambiguous)
-        specific = [
-            t
-            for k, t in enumerate(toks[first:i], first)
-            if t.key in lex.ambiguous
-            or (t.key not in _GENERIC and t.key not in CLINICAL)
-            or (k > first and toks[k - 1].key in ("st", "saint", "mount", "mt"))
-        ]
-        if not specific:
-            continue
-        while (
-            first < i
-            and toks[first].key in _GENERIC
-            and toks[first].key not in ("st", "saint", "mount", "mt")
-        ):
-            first += 1
-        out.append((toks[first].start, toks[last].end, 0.9))
-    # "grew up in Oulu": a strong place cue makes any capitalised, non-medical word a place
-    lower = text.lower()
-    for i, tok in enumerate(toks):
-        if not lower.endswith(_STRONG_ENDINGS, 0, tok.start):
-            continue
-        prev = _prev_word(lower, tok.start)
-        if prev is None or prev[0] not in _STRONG_SECOND:
-            continue
-        before = _prev_word(lower, prev[1])
-        if before is None or f"{before[0]} {prev[0]}" not in _STRONG_PLACE_CUES:
-            continue
-        if tok.cls == TITLE or tok.key in CLINICAL or tok.key in ABBREVIATIONS or tok.key in COMMON_WORDS:
-            continue
-        if tok.cls == MEDICAL and (tok.key in EPONYMS or tok.key in DRUGS):
-            continue
-        j = i + 1
-        while j < len(toks) and j - i < 3 and _WORD_GAP.match(text[toks[j - 1].end : toks[j].start]):
-            if toks[j].key in CLINICAL or toks[j].key in ABBREVIATIONS or toks[j].key in COMMON_WORDS:
-                break
-            j += 1
-        out.append((tok.start, toks[j - 1].end, 0.75))
-    # "lives in City", "from City", and well-known cities on their own (mixed-case text)
+    # One pass over the capitalised words; each rule below looks only at words that can start or end it.
+    if lower is None:
+        lower = text.lower()
     city_first = lex.city_first_words
     big_first = _big_first_words(lex)
     for i, tok in enumerate(toks):
         key = tok.key
-        if key not in city_first or tok.cls == TITLE:
-            continue
-        prev = _prev_word(lower, tok.start, colon=True)
-        cue = prev is not None and prev[0] in _PLACE_CUES
-        if not cue and (upper or key not in big_first or tok.cls == MEDICAL):
-            continue
-        n = _longest_city_prefix(toks, i, text, lex)
-        if n == 0:
-            continue
-        phrase = " ".join(t.key for t in toks[i : i + n])
-        if n == 1 and phrase in lex.states:
-            continue
-        if tok.cls == MEDICAL and (not cue or EPONYM_FOLLOWERS.match(text, tok.end)):
-            continue
-        known_name = tok.cls in (FIRST, LAST)
-        if cue:
-            out.append((tok.start, toks[i + n - 1].end, 0.6 if known_name and n == 1 else 0.8))
-        elif phrase in lex.big_cities and not (known_name and n == 1):
-            out.append((tok.start, toks[i + n - 1].end, 0.6))
+        if key in _SUFFIX_WORDS:
+            _facility_or_county(toks, i, text, lex, upper, out)
+        start = tok.start
+        if start > 2 and lower[start - 1] in " \t" and lower.endswith(_STRONG_ENDINGS, 0, start):
+            _after_strong_cue(toks, i, text, lower, out)
+        if key in city_first and tok.cls != TITLE:
+            _city(toks, i, text, lower, lex, upper, big_first, out)
     return out
+
+
+def _facility_or_county(
+    toks: list[Tok], i: int, text: str, lex: Lexicon, upper: bool, out: list[tuple[int, int, float]]
+) -> None:
+    """Facilities and counties, anchored on their suffix word ("Mercy General Hospital", "Essex County")."""
+    tok = toks[i]
+    key = tok.key
+    if key in _REGION:
+        first = _walk_back(toks, i, text, 3, connectors=False)
+        words = [t.key for t in toks[first:i]]
+        n = next((n for n in range(len(words), 0, -1) if " ".join(words[-n:]) in lex.counties), 0)
+        if n == 0 and words and (not upper or toks[i - 1].cls in (FIRST, LAST, AMBIG)):
+            n = 1  # an unknown county: the word right before "County"
+        if n and any(t.key not in CLINICAL and t.cls != COMMON for t in toks[i - n : i]):
+            out.append((toks[i - n].start, tok.end, 0.9))
+        return
+    follow = _FACILITY[key]
+    last = i
+    if follow:
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        if nxt is not None and nxt.key in follow and _WORD_GAP.match(text[tok.end : nxt.start]):
+            last = i + 1
+        elif "" not in follow:
+            return
+    first = _walk_back(toks, i, text, 5, connectors=True, ambiguous=lex.ambiguous)
+    specific = [
+        t
+        for k, t in enumerate(toks[first:i], first)
+        if t.key in lex.ambiguous
+        or (t.key not in _GENERIC and t.key not in CLINICAL)
+        or (k > first and toks[k - 1].key in ("st", "saint", "mount", "mt"))
+    ]
+    if not specific:
+        return
+    while first < i and toks[first].key in _GENERIC and toks[first].key not in ("st", "saint", "mount", "mt"):
+        first += 1
+    out.append((toks[first].start, toks[last].end, 0.9))
+
+
+def _after_strong_cue(
+    toks: list[Tok], i: int, text: str, lower: str, out: list[tuple[int, int, float]]
+) -> None:
+    """ "grew up in Oulu": a strong place cue makes any capitalised, non-medical word a place."""
+    tok = toks[i]
+    prev = _prev_word(lower, tok.start)
+    if prev is None or prev[0] not in _STRONG_SECOND:
+        return
+    before = _prev_word(lower, prev[1])
+    if before is None or f"{before[0]} {prev[0]}" not in _STRONG_PLACE_CUES:
+        return
+    if tok.cls == TITLE or tok.key in CLINICAL or tok.key in ABBREVIATIONS or tok.key in COMMON_WORDS:
+        return
+    if tok.cls == MEDICAL and (tok.key in EPONYMS or tok.key in DRUGS):
+        return
+    j = i + 1
+    while j < len(toks) and j - i < 3 and _WORD_GAP.match(text[toks[j - 1].end : toks[j].start]):
+        if toks[j].key in CLINICAL or toks[j].key in ABBREVIATIONS or toks[j].key in COMMON_WORDS:
+            break
+        j += 1
+    out.append((tok.start, toks[j - 1].end, 0.75))
+
+
+def _city(
+    toks: list[Tok],
+    i: int,
+    text: str,
+    lower: str,
+    lex: Lexicon,
+    upper: bool,
+    big_first: frozenset[str],
+    out: list[tuple[int, int, float]],
+) -> None:
+    """ "lives in City", "from City", and well-known cities on their own (mixed-case text)."""
+    tok = toks[i]
+    prev = _prev_word(lower, tok.start, colon=True)
+    cue = prev is not None and prev[0] in _PLACE_CUES
+    if not cue and (upper or tok.key not in big_first or tok.cls == MEDICAL):
+        return
+    n = _longest_city_prefix(toks, i, text, lex)
+    if n == 0:
+        return
+    phrase = " ".join(t.key for t in toks[i : i + n])
+    if n == 1 and phrase in lex.states:
+        return
+    if tok.cls == MEDICAL and (not cue or EPONYM_FOLLOWERS.match(text, tok.end)):
+        return
+    known_name = tok.cls in (FIRST, LAST)
+    if cue:
+        out.append((tok.start, toks[i + n - 1].end, 0.6 if known_name and n == 1 else 0.8))
+    elif phrase in lex.big_cities and not (known_name and n == 1):
+        out.append((tok.start, toks[i + n - 1].end, 0.6))

@@ -102,10 +102,12 @@ class PhiScanner:
         if not text:
             return []
         upper = tokens.is_upper_text(text)
-        raw: list[tuple[int, int, str, float]] = patterns.run(text, upper, patterns.lower_copy(text))
+        lower = patterns.lower_copy(text)
+        raw: list[tuple[int, int, str, float]] = patterns.run(text, upper, lower)
         toks = self._tokenizer.tokenize(text, upper)
-        raw.extend((s, e, "NAME", sc) for s, e, sc in names.find_names(text, toks, self.lexicon, upper))
-        raw.extend((s, e, "LOCATION", sc) for s, e, sc in places.find_places(text, toks, self.lexicon, upper))
+        lex = self.lexicon
+        raw.extend((s, e, "NAME", sc) for s, e, sc in names.find_names(text, toks, lex, upper, lower))
+        raw.extend((s, e, "LOCATION", sc) for s, e, sc in places.find_places(text, toks, lex, upper, lower))
         if self._ner is not None:
             raw.extend(self._ner(text))
         for type_, needle in self._deny:
@@ -118,14 +120,9 @@ class PhiScanner:
             stamps = [(a, b) for a, b, t, _ in raw if t == "DATE" and _is_machine_timestamp(text, a, b)]
             if stamps:
                 raw = [r for r in raw if not any(r[0] < b and a < r[1] for a, b in stamps)]
-        kept = []
-        for item in raw:
-            start, end, type_, score = item
-            if score < min_score or type_ not in types or end <= start:
-                continue
-            if allow and text[start:end] in allow:
-                continue
-            kept.append(item)
+        kept = [r for r in raw if r[3] >= min_score and r[1] > r[0] and r[2] in types]
+        if allow:
+            kept = [r for r in kept if text[r[0] : r[1]] not in allow]
         return [PhiSpan(s, e, t, text[s:e], sc) for s, e, t, sc in resolve_tuples(kept)]
 
     def counts(self, text: str) -> dict[str, int]:

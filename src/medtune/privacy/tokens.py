@@ -13,6 +13,9 @@ from medtune.privacy.dictionaries import Lexicon, fold
 from medtune.privacy.exclusions import ABBREVIATIONS, CLINICAL, DRUGS, EPONYM_FOLLOWERS, EPONYMS, words
 
 _CAP_WORD = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-ſ][^\W\d_]*(?:['’][^\W\d_]+)*(?:-[^\W\d_]+)*")
+# The same on ASCII text (where a letter is [A-Za-z] and there is no curly apostrophe): a plain ASCII class
+# lets the regex engine skip to the next capital far faster than the Unicode ranges above.
+_CAP_WORD_ASCII = re.compile(r"[A-Z][A-Za-z]*(?:'[A-Za-z]+)*(?:-[A-Za-z]+)*")
 
 TITLES = words(
     """
@@ -54,10 +57,13 @@ class Tokenizer:
 
     def __init__(self, lex: Lexicon) -> None:
         self.lex = lex
-        self._cache: dict[tuple[str, bool], tuple[str, str]] = {}
+        # One cache per text case (upper-case text reads acronyms differently), keyed by the word alone:
+        # a plain string key is cheaper to hash than a (word, upper) tuple, and this runs for every token.
+        self._caches: dict[bool, dict[str, tuple[str, str]]] = {True: {}, False: {}}
 
     def classify(self, word: str, upper: bool) -> tuple[str, str]:
-        cached = self._cache.get((word, upper))
+        cache = self._caches[upper]
+        cached = cache.get(word)
         if cached is not None:
             return cached
         key = fold(word)
@@ -92,19 +98,19 @@ class Tokenizer:
                 cls = COMMON
             else:
                 cls = UNKNOWN
-        if len(self._cache) > 200_000:
-            self._cache.clear()
-        self._cache[(word, upper)] = (key, cls)
+        if len(cache) > 200_000:
+            cache.clear()
+        cache[word] = (key, cls)
         return key, cls
 
     def tokenize(self, text: str, upper: bool) -> list[Tok]:
         toks: list[Tok] = []
         append = toks.append
-        cache = self._cache
+        cache = self._caches[upper]
         classify = self.classify
         followers = EPONYM_FOLLOWERS.match
         name_classes = _NAME_CLASSES
-        for m in _CAP_WORD.finditer(text):
+        for m in (_CAP_WORD_ASCII if text.isascii() else _CAP_WORD).finditer(text):
             word = m.group()
             start, end = m.span()
             possessive = False
@@ -112,7 +118,7 @@ class Tokenizer:
                 word = word[:-2]
                 end -= 2
                 possessive = True
-            cached = cache.get((word, upper))
+            cached = cache.get(word)
             key, cls = cached if cached is not None else classify(word, upper)
             if cls in name_classes and followers(text, end):
                 cls = MEDICAL  # Wilson's disease, Murphy's sign, Down syndrome
