@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.medtune-installed
 # Extra pip arguments for torch, e.g. an index with CPU-only wheels on a machine without one on disk.
 TORCH_PIP_ARGS ?=
 
-.PHONY: install demo test lint repro bench clean
+.PHONY: install demo test lint repro bench bench-train bench-eval bench-phi bench-policy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,20 @@ lint: install
 repro: install
 	$(BIN)/medtune repro
 
-bench: install
+# Speed against the peer tools, each printing ratios measured in the same run (bench/README.md).
+bench: bench-train bench-eval bench-phi bench-policy
+
+bench-train: install
 	$(BIN)/python bench/train_speed.py
+
+bench-eval: install
+	$(BIN)/python bench/eval_speed.py
+
+bench-phi: install
+	$(BIN)/python bench/phi_speed.py
+
+bench-policy: install
+	$(BIN)/python bench/policy_speed.py
 
 clean:
 	rm -rf runs .medtune bench/results .pytest_cache

@@ -182,6 +182,9 @@ def _check_dataset(path: Path) -> tuple[dict[str, Any], str | None]:
     return info, None
 
 
+_ANNOUNCED_WAIVERS: set[tuple[str, str | None, str | None]] = set()
+
+
 def require_phi_clearance(data_paths: list[Path], waiver: Path | None = None) -> GateDecision:
     """Pass when every dataset has a clean, current scan record, or a valid waiver covers it; otherwise raise
     GateFailure naming each dataset, its problem and the commands that fix it."""
@@ -197,13 +200,16 @@ def require_phi_clearance(data_paths: list[Path], waiver: Path | None = None) ->
             if waiver_data is not None and _covers(waiver_data, path, info.get("sha256")):
                 decision.waived.append(str(path))
                 info["waived"] = True
-                log.warning(
-                    "phi gate: %s %s; waived by %s (%s)",
-                    path,
-                    problem,
-                    waiver_data["who"],
-                    waiver_data["role"],
-                )
+                announcement = (str(path), info.get("sha256"), waiver_sha)
+                if announcement not in _ANNOUNCED_WAIVERS:  # a run re-checks at each stage: say it once
+                    _ANNOUNCED_WAIVERS.add(announcement)
+                    log.warning(
+                        "phi gate: %s %s; waived by %s (%s)",
+                        path,
+                        problem,
+                        waiver_data["who"],
+                        waiver_data["role"],
+                    )
                 continue
             failures.append((path, problem, info.get("status")))
     if failures:
