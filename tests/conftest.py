@@ -57,7 +57,10 @@ def describe(dataset: Path) -> None:
     from medtune.data.manifest import write_manifest
 
     write_manifest(
-        dataset, source="sample of data/oncology_ie", license="MIT", curator="medtune tests",
+        dataset,
+        source="sample of data/oncology_ie",
+        license="MIT",
+        curator="medtune tests",
         deid_method="none (synthetic data)",
     )
 
