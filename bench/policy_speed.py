@@ -10,8 +10,10 @@ diagnosis, certainty, or a name), like the output of a model under evaluation. R
   * the default policy with its PHI rules (adds medtune's PHI scanner on every answer);
   * a worst case: answers made only of the labelled test set's sentences (nearly all risky or borderline).
 
-The target is >= 5,000 checks/s without PHI on a 2-core machine (one process, one core). On a shared machine,
-read `checks_per_cpu_s` (checks per second of this process's CPU time) and the load average printed with it.
+The target is >= 5,000 checks/s with the default policy (PHI rules included) on a 2-core machine (one process,
+one core). On a shared machine, read `checks_per_cpu_s` (checks per second of this process's CPU time) and the
+load average printed with it. `phi_scan_only` times the PHI scanner alone on the same answers, so
+`with_phi.cpu_us_per_check - phi_scan_only.cpu_us_per_check` is the rules' share of a check with PHI.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import platform
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -109,17 +112,22 @@ def worst_case_answers(n: int, seed: int = 0, length: int = 500) -> list[str]:
 def measure(engine: PolicyEngine, texts: list[str], repeats: int = 3) -> dict[str, float]:
     """Best of `repeats`: checks per wall-clock second and per CPU second of this process (the machine may be
     shared; CPU time is what one core spends on the checks)."""
-    engine.check(texts[0])
+    return _measure(engine.check, texts, repeats)
+
+
+def _measure(call: Callable[[str], object], texts: list[str], repeats: int) -> dict[str, float]:
+    call(texts[0])
     best_wall = best_cpu = float("inf")
     for _ in range(repeats):
         wall, cpu = time.perf_counter(), time.process_time()
         for text in texts:
-            engine.check(text)
+            call(text)
         best_wall = min(best_wall, time.perf_counter() - wall)
         best_cpu = min(best_cpu, time.process_time() - cpu)
     return {
         "checks_per_s": round(len(texts) / best_wall, 1),
         "checks_per_cpu_s": round(len(texts) / best_cpu, 1),
+        "cpu_us_per_check": round(best_cpu / len(texts) * 1e6, 1),
         "n": len(texts),
     }
 
@@ -130,7 +138,7 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--policy", type=Path, default=REPO / "configs" / "policy.yml")
-    parser.add_argument("--phi-n", type=int, default=500, help="answers for the (slow) PHI measurement")
+    parser.add_argument("--phi-n", type=int, default=1000, help="answers for the (slower) PHI measurement")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
 
@@ -156,7 +164,9 @@ def main() -> None:
     except Exception as exc:
         results["with_phi"] = {"skipped": str(exc).splitlines()[0]}
     else:
-        results["with_phi"] = measure(with_phi, texts[: args.phi_n], repeats=1)
+        results["with_phi"] = measure(with_phi, texts[: args.phi_n])
+        # where the time goes: the scanner alone on the same answers (a check with PHI rules scans each once)
+        results["phi_scan_only"] = _measure(with_phi.phi_scanner.scan, texts[: args.phi_n], repeats=3)
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -397,6 +397,93 @@ def test_fast_path_decides_exactly_like_the_plain_matcher():
         assert a == b, output
 
 
+ANCHORED = """
+version: "1"
+rules:
+  - id: imperative
+    description: An instruction at the start of a sentence, clause or line, or after "you must"
+    action: block
+    detector:
+      all_of:
+        - regex:
+            label: instruction
+            patterns:
+              - '(?:^|(?<=[.!?:;,])|(?<=\\s[-–—]))\\s*(?:(?:please|just)\\s+)*stop\\s+(?:the|your)\\b'
+              - '\\b(?:the\\s+)?best\\s+(?:thing\\s+)?is\\s+to\\s+stop\\b'
+              - '\\bYou\\s+MUST\\s+stop\\b'
+        - any_of:
+            - regex:
+                label: dose
+                patterns: ['\\b\\d+\\s*mg\\b|\\b(?:one|an?\\s+extra)\\s+(?:tablets?|doses?)\\b']
+            - phrases: {label: drug, terms: [insulin, warfarin, no doubt about it]}
+      within: sentence
+  - id: shout
+    description: A case-sensitive word in capitals
+    action: warn
+    detector:
+      regex: {patterns: ['\\bER\\s+now\\b'], case_sensitive: true}
+"""
+
+ANCHORED_TEXTS = [
+    "Stop the insulin tonight.",
+    "Thanks. Stop your warfarin now.",
+    "If sugars are low, just stop the insulin; call us.",
+    "Line one\nplease stop your insulin\nline three",
+    "It is fine - stop the warfarin - and rest.",
+    "Do not stop the insulin.",
+    "The best thing is to stop insulin, with one extra dose.",
+    "best is to stop the 40 mg warfarin",
+    "YOU must stop the insulin. you MUST stop 10 mg today.",
+    "Go to the ER now. Go to the er now.",
+    "Dr. Smith said: stop the insulin.\nStop your warfarin, e.g. now.",
+    "I have no doubt about it, stop the 5mg dose.",
+    "Ünïcödé: stop the insulin. İstanbul, stop your warfarin.",
+]
+
+
+def test_anchored_matching_decides_like_the_plain_matcher():
+    """Matches tried only at pinned offsets (a line start, after a comma or a spaced dash), at the words of
+    the alternatives whose gates hold, and gates spelled in capitals: the same as scanning every text."""
+    fast, plain = engine_of(ANCHORED), engine_of(ANCHORED, fast=False)
+    for text in ANCHORED_TEXTS:
+        assert fast.check(text).to_json() == plain.check(text).to_json(), text
+    assert fired(fast.check("Go to the ER now")) == ["shout"]
+    assert fired(fast.check("Thanks. Stop your warfarin now.")) == ["imperative"]
+    assert fired(fast.check("YOU must stop 10 mg today.")) == ["imperative"]
+
+
+def test_sentence_starts_match_one_regex_pass():
+    """The two-regex sentence splitter gives the offsets of the single-regex reference, abbreviations and line
+    breaks after punctuation included."""
+    import random
+    import re
+
+    from medtune.safety.text import _ABBREVIATIONS, TextView
+
+    reference_end = re.compile(r"(?<=[.!?;])[\"'”’)\]]*\s+|\n\s*")
+
+    def reference(text: str) -> list[int]:
+        starts = [0]
+        for m in reference_end.finditer(text):
+            end = m.start()
+            if end and text[end - 1] == ".":
+                space = max(text.rfind(c, 0, end - 1) for c in " \n(")
+                if text[space + 1 : end - 1].lower() in _ABBREVIATIONS:
+                    continue
+            if m.end() < len(text):
+                starts.append(m.end())
+        return starts
+
+    rnd = random.Random(7)
+    alphabet = [*"ab .!?;\n\"'”’)]( \t", "Dr", "e.g", "No", "İ", "K"]
+    texts = ["".join(rnd.choice(alphabet) for _ in range(rnd.randrange(1, 30))) for _ in range(3000)]
+    texts += ["Dr.\nSmith came. Then.\n\nNext", "See e.g. this; and (approx. 5). Done!\n"]
+    for text in texts:
+        view = TextView(text)
+        view.sentence_index(0)
+        assert view._sentences == reference(text), repr(text)
+
+
 # ---------------------------------------------------------------------------------- PHI (real scanner)
 
 

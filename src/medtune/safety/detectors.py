@@ -15,12 +15,20 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from medtune.safety import policy as P
-from medtune.safety.gates import DIGIT, prefix_gate, regex_gate
+from medtune.safety.gates import COMMON_WORDS, DIGIT, GateIndex, branch_gates, regex_gate, selectivity
 from medtune.safety.patterns import expand_fragments, expand_lexicons, lexicon_refs, phrase_alternation
-from medtune.safety.text import DIGIT_START, CompiledNegation, TextView, tokens_of
+from medtune.safety.text import (
+    AFTER,
+    DIGIT_START,
+    LINE_START,
+    CompiledNegation,
+    StartFinder,
+    TextView,
+    tokens_of,
+)
 
 if TYPE_CHECKING:
     from medtune.safety.engine import CheckContext
@@ -33,9 +41,12 @@ _WORD = re.compile(r"\S+")
 _CODE_FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """Where a detector matched. `text` is None for PHI (never copied into a decision); `type`: PHI type."""
+class Hit(NamedTuple):
+    """Where a detector matched. `text` is None for PHI (never copied into a decision); `type`: PHI type.
+
+    A named tuple: as immutable as a frozen dataclass, and several times cheaper to create (a check makes
+    many).
+    """
 
     start: int
     end: int
@@ -52,6 +63,10 @@ class Fired:
 
 
 _DIGIT_WORDS = frozenset([DIGIT, DIGIT_START])
+_DIGIT_ONLY = frozenset([DIGIT])
+_NOTHING: frozenset[str] = frozenset()
+_MAX_BRANCH_MEMO = 1024
+_MAX_PHRASE_BRANCHES = 100  # longer phrase lists (drug names) are single words: the word gate is as good
 
 # Distinct leaf configurations -> small ints: the per-check memo key of identical detectors.
 _KEYS: dict[tuple[Any, ...], int] = {}
@@ -68,6 +83,10 @@ class Compiled(Protocol):
 
     def run(self, ctx: CheckContext, field: str, ranges: Ranges = None) -> Fired | None: ...
 
+    def may_fire(self, ctx: CheckContext, field: str) -> bool:
+        """False only when `run` surely returns None (a cheap word-gate test, no matching)."""
+        ...
+
 
 @dataclass
 class CompileScope:
@@ -79,6 +98,7 @@ class CompileScope:
     problems: list[tuple[tuple[str | int, ...], str]]
     uses_phi: list[bool] = field(default_factory=lambda: [False])
     fast: bool = True  # False: no gates or anchored matching (the reference the fast path is tested against)
+    gates: GateIndex = field(default_factory=GateIndex)  # shared by every rule of an engine
 
     def problem(self, loc: tuple[str | int, ...], message: str) -> None:
         self.problems.append((loc, message))
@@ -95,9 +115,9 @@ class TextDetector:
 
     `gate` is a list of word sets (see medtune.safety.gates): every match contains a word of each set, so when
     the text lacks one the regex is not run at all. With `starts_at_gate` (phrase lists) or `prefix` (regexes
-    whose matches provably begin at certain words or digits), the regex is tried at those offsets only.
-    Otherwise it runs over the sentences that contain a word of the most selective set (so a gated regex does
-    not match across sentences).
+    whose matches provably begin at certain words, digits or pinned offsets), the regex is tried at those
+    offsets only. Otherwise it runs over the sentences that contain a word of the most selective set (so a
+    gated regex does not match across sentences).
     """
 
     def __init__(
@@ -112,21 +132,45 @@ class TextDetector:
         starts_at_gate: bool = False,
         reject: frozenset[str] | None = None,
         prefix: frozenset[str] | None = None,
+        branches: list[tuple[frozenset[str], list[frozenset[str]]]] | None = None,
+        index: GateIndex | None = None,
     ) -> None:
         self.kind, self.regexes, self.on = kind, regexes, on
         self.negation, self.ignore_quoted, self.label = negation, ignore_quoted, label
         self.gate = _order_gate(gate) if gate and not starts_at_gate else (gate or None)
         self.reject = reject  # a cheaper first test for phrase lists: each phrase's least common word
+        # every word set the text must meet, as bits of the engine's gate index (one bit test per check)
+        self.index = index if index is not None else GateIndex()
+        self.need = self.index.need([*(self.gate or ()), *([reject] if reject else [])])
         self.starts_at_gate = bool(self.gate) and starts_at_gate and len(regexes) == 1
-        # prefix: words at whose start every match begins (regexes): try the regex at those offsets only
+        # prefix: words at whose start every match begins (regexes), or pinned offsets (a line start, after a
+        # comma): try the regex at those offsets only. Pinned offsets and digits need no word in the text.
         self.prefix = prefix if len(regexes) == 1 and not self.starts_at_gate else None
+        self.prefix_pins = frozenset(w for w in self.prefix or () if w == LINE_START or w.startswith(AFTER))
+        self.prefix_digits = (self.prefix or frozenset()) & _DIGIT_WORDS
+        # with alternatives (`prefix` is their union), only the prefixes of those whose gate holds are tried;
+        # an alternative that starts with one of some words also needs one of them in the text
+        self.branches = (
+            [(start, self.index.need([*gates, *_word_set(start)])) for start, gates in branches]
+            if (self.prefix is not None or self.starts_at_gate) and branches and len(branches) > 1
+            else None
+        )
+        self.branch_bits = 0
+        for _, need in self.branches or ():
+            self.branch_bits |= need
+        self._branch_memo: dict[int, frozenset[str]] = {}
+        starts = self.prefix if self.prefix is not None else self.gate[0] if self.starts_at_gate else None
+        self.finder = StartFinder(starts) if starts is not None else None
         # identical detectors (the same dose regex in three rules) share one result per check
         patterns = tuple((r.pattern, r.flags) for r in regexes)
         self.key = _KEYS.setdefault((kind, patterns, on, negation, ignore_quoted, label), len(_KEYS))
+        self.memo_keys = {name: (self.key, name) for name in ("input", "output")}
         # rough relative run time: phrases tried at a few offsets are cheapest; a regex costs with its size
         size = 1 + sum(len(r.pattern) for r in regexes) // 400
-        if self.starts_at_gate or self.prefix is not None:
-            self.cost = 1 if self.starts_at_gate else 2
+        if self.starts_at_gate:
+            self.cost = 1
+        elif self.prefix is not None:  # pinned offsets (every comma, every line) are many more tries
+            self.cost = 2 + size // 4 if self.prefix_pins else 2
         else:
             self.cost = 2 + size if self.gate else 4 * (2 + size)
 
@@ -135,61 +179,107 @@ class TextDetector:
         spans = ranges[1] if ranges is not None and ranges[0] == name else None
         if spans is None:
             memo = ctx.memo
-            key = (self.key, name)
+            key = self.memo_keys.get(name) or (self.key, name)
             if key in memo:
                 return memo[key]
             memo[key] = result = self._run(ctx, name, None)
             return result
         return self._run(ctx, name, spans)
 
+    def may_fire(self, ctx: CheckContext, field: str) -> bool:
+        return self._starts_with(ctx, self.on or field) is not None
+
+    def _starts_with(self, ctx: CheckContext, name: str) -> frozenset[str] | None:
+        """None when a gate rules the text out; else the words (or pseudo-words) where matches may start (the
+        prefixes of the alternatives whose gates hold; empty when nothing is anchored)."""
+        need = self.need
+        if need or self.branches is not None:  # a text without the words has mask 0
+            mask = ctx.gate_mask(self.index, name)
+            if mask & need != need:
+                return None
+            if self.branches is not None:
+                return self._branch_starts(mask) or None
+        elif not self.regexes or ctx.text(name) is None:
+            return None
+        return self.prefix or _NOTHING
+
     def _run(self, ctx: CheckContext, name: str, spans: list[tuple[int, int]] | None) -> Fired | None:
+        starts_with = self._starts_with(ctx, name)
         view = ctx.view(name)
-        if view is None or not self.regexes:
+        if starts_with is None or view is None:
             return None
-        anchor: list[int] | None = None
-        if self.reject is not None and self.reject.isdisjoint(view.tokens()):
-            return None
-        if self.gate is not None:
-            tokens = view.tokens()
-            best: set[str] | None = None
-            for words in self.gate:  # most selective first (see _order_gate)
-                present = set(words & tokens)
-                if DIGIT in words and view.has_digit():
-                    present.add(DIGIT)
-                if not present:
-                    return None
-                if best is None:
-                    best = present
-            assert best is not None
-            if self.prefix is None:  # with a prefix, the regex is tried at the prefix words instead
-                anchor = view.token_starts(best)
-        text = view.text
-        matches: list[tuple[int, int]] = []
-        starts: list[int] | None = None
         if self.prefix is not None:
-            present = self.prefix & view.tokens()
-            if view.has_digit():
-                present = present | (self.prefix & _DIGIT_WORDS)
-            starts = view.token_starts(present)
-        elif anchor is not None and self.starts_at_gate:
-            starts = anchor
-        elif anchor is not None:
-            spans = _anchor_sentences(view, anchor, spans)
-        if starts is not None:
-            regex, last_end = self.regexes[0], -1
-            for pos in starts:
-                if pos < last_end or (spans is not None and not _inside(pos, spans)):
-                    continue
-                match = regex.match(text, pos)
-                if match is not None and match.end() > pos:
-                    matches.append(match.span())
-                    last_end = match.end()
+            if self.prefix_pins and self.gate is not None:
+                # pinned offsets (every comma, every line) are many: first narrow to the sentences with a gate
+                # word, as the unanchored path does
+                anchor = view.token_starts(self._gate_words(view))
+                if anchor is not None:
+                    spans = _anchor_sentences(view, anchor, spans)
+            matches = self._match_anchored(view, spans, starts_with)
+        elif self.starts_at_gate:
+            assert self.gate is not None
+            matches = self._match_anchored(
+                view, spans, starts_with if self.branches is not None else self.gate[0]
+            )
+        elif self.gate is not None and (anchor := view.token_starts(self._gate_words(view))) is not None:
+            matches = self._scan(view.text, _anchor_sentences(view, anchor, spans))
         else:
-            for regex in self.regexes:
-                for lo, hi in spans if spans is not None else ((0, len(text)),):
-                    while lo > 0 and text[lo - 1].isspace():
-                        lo -= 1  # lookbehinds such as (?<=[.!?]) must see the end of the previous sentence
-                    matches.extend(m.span() for m in regex.finditer(text, lo, hi))
+            matches = self._scan(view.text, spans)
+        hits = self._hits(view, name, matches)
+        return Fired(hits) if hits else None
+
+    def _branch_starts(self, mask: int) -> frozenset[str]:
+        """The prefixes of the alternatives whose gates `mask` meets; worked out once per combination of
+        gates (a function of which word sets a text has, not of the text)."""
+        assert self.branches is not None
+        key = mask & self.branch_bits
+        starts = self._branch_memo.get(key)
+        if starts is None:
+            starts = frozenset().union(*(start for start, need in self.branches if key & need == need))
+            if len(self._branch_memo) < _MAX_BRANCH_MEMO:
+                self._branch_memo[key] = starts
+        return starts
+
+    def _gate_words(self, view: TextView) -> frozenset[str]:
+        """The words of the most selective gate set that are in the text (DIGIT for a digit)."""
+        assert self.gate is not None
+        words = self.gate[0]
+        present = words & view.tokens()
+        return present | _DIGIT_ONLY if DIGIT in words and view.has_digit() else present
+
+    def _match_anchored(
+        self, view: TextView, spans: list[tuple[int, int]] | None, starts_with: frozenset[str] | None
+    ) -> list[tuple[int, int]]:
+        """Matches of the (single) regex tried only where a match may begin (`starts_with`: words, digits or
+        pinned offsets), in each span as `_scan` sees it: from the whitespace before the span to its end."""
+        assert self.finder is not None and starts_with is not None
+        text, regex = view.text, self.regexes[0]
+        if spans is None:  # the whole text: look up the few start words that the text has
+            present = (starts_with & view.tokens()) | (starts_with & self.prefix_pins)
+            if self.prefix_digits and view.has_digit():
+                present |= starts_with & self.prefix_digits
+            starts = view.token_starts(present)
+            return self._scan(text, None) if starts is None else _match_at(regex, text, starts, len(text))
+        matches: list[tuple[int, int]] = []
+        for lo, hi in spans:  # a few sentences: let the regex engine find the start words in them
+            lo = _back_over_space(text, lo)
+            starts = self.finder.find(view, lo, hi)
+            if starts is None:  # offsets not trustworthy (Unicode case folding): scan instead
+                return self._scan(text, spans)
+            matches += _match_at(regex, text, starts, hi)
+        return matches
+
+    def _scan(self, text: str, spans: list[tuple[int, int]] | None) -> list[tuple[int, int]]:
+        matches: list[tuple[int, int]] = []
+        for regex in self.regexes:
+            for lo, hi in spans if spans is not None else ((0, len(text)),):
+                lo = _back_over_space(text, lo)
+                matches.extend(m.span() for m in regex.finditer(text, lo, hi))
+        return matches
+
+    def _hits(self, view: TextView, name: str, matches: list[tuple[int, int]]) -> list[Hit]:
+        """Matches trimmed of whitespace, without those in quotes or after a negation cue."""
+        text = view.text
         hits: list[Hit] = []
         for start, end in matches:
             while start < end and text[start].isspace():
@@ -203,26 +293,40 @@ class TextDetector:
             if self.negation is not None and view.negated(start, self.negation):
                 continue
             hits.append(Hit(start, end, name, self.label, text[start:end]))
-        return Fired(hits) if hits else None
-
-
-# Words so frequent in answers that a gate made of them rejects almost nothing: prefer other word sets.
-_COMMON_WORDS = (
-    "a an the and or but if of to in on at for with by from as is are was were be been being it its this "
-    "that these those you your yours i me my we our they them their he she his her him not no do does "
-    "did have has had can could may might will would should must about what when where which who how all "
-    "any some more most other than then there so up out just also very"
-)
-_COMMON = frozenset(_COMMON_WORDS.split())
+        return hits
 
 
 def _order_gate(gate: list[frozenset[str]]) -> list[frozenset[str]]:
-    """Word sets ordered most selective first: no common words, then no digit, then fewest words."""
-    return sorted(gate, key=lambda words: (len(words & _COMMON) > 0, DIGIT in words, len(words)))
+    """Word sets ordered most selective first (see medtune.safety.gates.selectivity)."""
+    return sorted(gate, key=selectivity)
 
 
 def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
     return any(lo <= pos < hi for lo, hi in spans)
+
+
+def _match_at(regex: re.Pattern[str], text: str, starts: list[int], end: int) -> list[tuple[int, int]]:
+    """Non-overlapping matches ending by `end`, tried only at `starts` (sorted): when `starts` holds every
+    offset where a match can begin, the same matches as `regex.finditer(text, starts[0], end)`."""
+    matches: list[tuple[int, int]] = []
+    last_end = last_pos = -1
+    for pos in starts:
+        if pos < last_end or pos == last_pos:
+            continue
+        last_pos = pos
+        match = regex.match(text, pos, end)
+        if match is not None and match.end() > pos:
+            matches.append(match.span())
+            last_end = match.end()
+    return matches
+
+
+def _back_over_space(text: str, lo: int) -> int:
+    """Move a span's start back over the whitespace before it: look-behinds such as (?<=[.!?]) must see
+    the end of the previous sentence."""
+    while lo > 0 and text[lo - 1].isspace():
+        lo -= 1
+    return lo
 
 
 def _anchor_sentences(
@@ -247,6 +351,9 @@ class PhiDetector:
 
     def __init__(self, types: frozenset[str] | None, min_score: float, on: str | None, label: str) -> None:
         self.types, self.min_score, self.on, self.label = types, min_score, on, label
+
+    def may_fire(self, ctx: CheckContext, field: str) -> bool:
+        return True
 
     def run(self, ctx: CheckContext, field: str, ranges: Ranges = None) -> Fired | None:
         name = self.on or field
@@ -275,8 +382,33 @@ class AllOf:
         self.negative = [c for c in children if isinstance(c, Not)]
         self.children, self.within, self.label = children, within, label
         self.cost = sum(c.cost for c in children)
+        # The word gates of the positive parts, flattened: each group is met when one of its (field, gate
+        # bits) is. A part that is an any_of of phrases/regexes is a group of several; other parts add none.
+        self.gates: list[list[tuple[str | None, int]]] = []
+        self.index: GateIndex | None = None
+        for child in self.positive:
+            parts = child.children if isinstance(child, AnyOf) else [child]
+            gated = [leaf for leaf in parts if isinstance(leaf, TextDetector) and leaf.need]
+            if gated and len(gated) == len(parts):
+                self.gates.append([(leaf.on, leaf.need) for leaf in gated])
+                self.index = gated[0].index
+
+    def may_fire(self, ctx: CheckContext, field: str) -> bool:
+        if self.index is None:
+            return True
+        for group in self.gates:
+            for on, need in group:
+                if ctx.gate_mask(self.index, on or field) & need == need:
+                    break
+            else:
+                return False
+        return True
 
     def run(self, ctx: CheckContext, field: str, ranges: Ranges = None) -> Fired | None:
+        # Test every part's word gate before running any: a cheap part that fires in many answers ("your
+        # medicines") is not matched when an expensive one cannot fire at all.
+        if len(self.gates) > 1 and not self.may_fire(ctx, field):
+            return None
         if self.within == "text":
             result = Fired()
             for child in [*self.positive, *self.negative]:
@@ -332,6 +464,9 @@ class AnyOf:
         self.children, self.label = children, label
         self.cost = sum(c.cost for c in children)
 
+    def may_fire(self, ctx: CheckContext, field: str) -> bool:
+        return any(child.may_fire(ctx, field) for child in self.children)
+
     def run(self, ctx: CheckContext, field: str, ranges: Ranges = None) -> Fired | None:
         result: Fired | None = None
         for child in self.children:
@@ -350,6 +485,9 @@ class Not:
     def __init__(self, inner: Compiled, label: str) -> None:
         self.inner, self.label = inner, label
         self.cost = inner.cost
+
+    def may_fire(self, ctx: CheckContext, field: str) -> bool:
+        return True
 
     def run(self, ctx: CheckContext, field: str, ranges: Ranges = None) -> Fired | None:
         if self.inner.run(ctx, field, ranges) is not None:
@@ -374,6 +512,9 @@ class EvidenceDetector:
         self.claims, self.citations, self.context_ids = claims, citations, context_ids
         self.scope, self.require_context, self.label = scope, require, "uncited claim"
         self.cost = claims.cost
+
+    def may_fire(self, ctx: CheckContext, field: str) -> bool:
+        return True
 
     def run(self, ctx: CheckContext, field: str, ranges: Ranges = None) -> Fired | None:
         if self.require_context and not ctx.has_context:
@@ -412,6 +553,9 @@ class StructureDetector:
         )
         self.label = "structure"
         self.cost = 5
+
+    def may_fire(self, ctx: CheckContext, field: str) -> bool:
+        return True
 
     def run(self, ctx: CheckContext, field: str, ranges: Ranges = None) -> Fired | None:
         name = self.on or field
@@ -471,6 +615,9 @@ class EmergencyDetector:
     def __init__(self, symptoms: Compiled, seek_care: Compiled) -> None:
         self.symptoms, self.seek_care, self.label = symptoms, seek_care, "emergency"
         self.cost = symptoms.cost + seek_care.cost
+
+    def may_fire(self, ctx: CheckContext, field: str) -> bool:
+        return True
 
     def run(self, ctx: CheckContext, field: str, ranges: Ranges = None) -> Fired | None:
         if ctx.text("output") is None:
@@ -608,7 +755,25 @@ def _compile_phrases(
         [gate] if gate else None,
         starts_at_gate,
         reject=rare,
+        branches=phrase_branches(terms) if fast and len(terms) <= _MAX_PHRASE_BRANCHES else None,
+        index=scope.gates,
     )
+
+
+def phrase_branches(terms: list[str]) -> list[tuple[frozenset[str], list[frozenset[str]]]] | None:
+    """Per phrase: the words it starts with, and one word set per whitespace-separated piece (every piece
+    yields one of its words in the text; see _chunk_tokens). "no doubt" needs both "no" and "doubt", so a
+    text with "no" but without "doubt" is not searched. None if a phrase starts with no word."""
+    branches = []
+    for term in terms:
+        text = term.strip()
+        if not text:
+            continue
+        pieces = [words for chunk in text.split() if (words := frozenset(_chunk_tokens(chunk)))]
+        if not pieces or not (text[0].isalnum() or text[0] == "_"):
+            return None
+        branches.append((pieces[0], pieces))
+    return branches or None
 
 
 def phrase_gate(terms: list[str]) -> tuple[frozenset[str] | None, bool]:
@@ -643,7 +808,7 @@ def rare_gate(terms: list[str]) -> frozenset[str] | None:
 
 def _is_common(chunk: str) -> bool:
     words = tokens_of(chunk)
-    return not words or words[0] in _COMMON or len(words[0]) < 3
+    return not words or words[0] in COMMON_WORDS or len(words[0]) < 3
 
 
 def _chunk_tokens(chunk: str) -> set[str]:
@@ -698,13 +863,11 @@ def _compile_regex(spec: P.Regex, scope: CompileScope, loc: tuple[str | int, ...
         lexicon_gates.update({name: rare_gate(terms) for name, terms in groups.items()})
         first_gates.update({name: phrase_gate(terms)[0] for name, terms in groups.items()})
     regexes = _combine(sources, flags)
-    prefix: set[str] | None = set()
-    for source in sources:
-        first = prefix_gate(source, flags, first_gates)
-        if first is None or prefix is None:
-            prefix = None
-            break
-        prefix |= first
+    # Each pattern's (and each top-level alternative's) prefix, with the gate that must hold for it to match.
+    branches = [b for source in sources for b in branch_gates(source, flags, first_gates, lexicon_gates)]
+    prefix: frozenset[str] | None = None
+    if branches and all(start is not None for start, _ in branches):
+        prefix = frozenset().union(*(start for start, _ in branches if start is not None))
     # A gate for the alternation of all patterns: one word set per pattern would be a disjunction, so the
     # union of each pattern's most selective set is used; any pattern without a gate means no gate.
     union: set[str] = set()
@@ -726,9 +889,23 @@ def _compile_regex(spec: P.Regex, scope: CompileScope, loc: tuple[str | int, ...
         _negation(spec, scope),
         _ignore_quoted(spec, scope),
         spec.label or "regex",
-        gate,
-        prefix=frozenset(prefix) if prefix else None,
+        [_lowered(words) for words in gate] if gate else None,
+        prefix=_lowered(prefix) if prefix else None,
+        branches=[(_lowered(start), [_lowered(w) for w in g]) for start, g in branches if start is not None]
+        if prefix
+        else None,
+        index=scope.gates,
     )
+
+
+def _word_set(words: frozenset[str]) -> list[frozenset[str]]:
+    """[words] as a gate set when they are all real words (no digit or pinned-offset pseudo-words)."""
+    return [words] if words and not any(word.startswith("<") for word in words) else []
+
+
+def _lowered(words: frozenset[str]) -> frozenset[str]:
+    """Gate words as a text's tokens are: lower-cased (a pattern may spell `\\bER\\b` or `You`)."""
+    return frozenset(word.lower() for word in words)
 
 
 def _combine(sources: Sequence[str], flags: int) -> list[re.Pattern[str]]:

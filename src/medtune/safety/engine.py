@@ -21,10 +21,12 @@ from medtune.errors import ConfigError
 from medtune.safety import policy as P
 from medtune.safety.decision import Decision, FiredRule, Span, strongest
 from medtune.safety.detectors import Compiled, CompileScope, Fired, Hit, compile_detector
+from medtune.safety.gates import GateIndex
 from medtune.safety.text import TextView
 from medtune.yamlloc import dotted, format_problems, line_of
 
 _MAX_REASON_ITEMS = 4
+_MAX_PLANS = 256  # (task, model tags) combinations whose applicable rules are remembered
 
 
 @dataclass(frozen=True)
@@ -62,13 +64,15 @@ def normalise_context(context: Any) -> list[ContextDoc]:
 class CheckContext:
     """One request being checked: its texts, their lazily built views, PHI spans and context ids."""
 
-    __slots__ = ("_engine", "_phi", "_texts", "_views", "context", "memo")
+    __slots__ = ("_engine", "_gates", "_masks", "_phi", "_texts", "_views", "context", "memo")
 
     def __init__(self, engine: PolicyEngine, texts: dict[str, str | None], context: list[ContextDoc]) -> None:
         self._engine = engine
         self._texts = texts
         self._views: dict[str, TextView] = {}
         self._phi: dict[str, list[Any]] = {}
+        self._masks: dict[str, int] = {}
+        self._gates = engine.gates
         self.context = context
         self.memo: dict[Any, Any] = {}
 
@@ -83,6 +87,15 @@ class CheckContext:
                 return None
             view = self._views[field] = TextView(text)
         return view
+
+    def gate_mask(self, index: GateIndex, field: str) -> int:
+        """The word sets of `index` that the field's text meets (0 without a text), once per field."""
+        mask = self._masks.get(field)
+        if mask is None or index is not self._gates:
+            mask = _gate_mask(index, self.view(field))
+            if index is self._gates:  # only this engine's index is shared by its detectors
+                self._masks[field] = mask
+        return mask
 
     def unit_index(self, field: str, pos: int, unit: str) -> int:
         view = self.view(field)
@@ -102,6 +115,10 @@ class CheckContext:
     @property
     def context_ids(self) -> list[str]:
         return [doc.id for doc in self.context if doc.id]
+
+
+def _gate_mask(index: GateIndex, view: TextView | None) -> int:
+    return index.mask(view.tokens(), view.has_digit) if view is not None else 0
 
 
 @dataclass
@@ -147,6 +164,7 @@ class PolicyEngine:
         if unknown:
             raise ConfigError(f"unknown rule id {unknown[0]!r} to skip; rules: {', '.join(known_ids)}")
         seen: dict[str, int] = {}
+        self.gates = gates = GateIndex()  # every rule's word gates, tested together once per check
         self.rules: list[CompiledRule] = []
         uses_phi = False
         for index, rule in enumerate(self.policy.rules):
@@ -159,7 +177,7 @@ class PolicyEngine:
                     )
                 )
             seen.setdefault(rule.id, index)
-            scope = CompileScope(self.policy, rule, loaded.base_dir, problems, fast=fast)
+            scope = CompileScope(self.policy, rule, loaded.base_dir, problems, fast=fast, gates=gates)
             detector = compile_detector(rule.detector, scope, (*loc, "detector"))
             if rule.action == "redact" and not _redactable(rule.detector):
                 problems.append(
@@ -191,6 +209,7 @@ class PolicyEngine:
                 for loc, msg in problems
             ]
             raise ConfigError(format_problems(loaded.source, [m for _, m in sorted(lines)], "policy"))
+        self._plans: dict[tuple[str | None, frozenset[str]], list[CompiledRule]] = {}
         self.phi_scanner = phi_scanner
         if uses_phi and phi_scanner is None:
             self.phi_scanner = _default_phi_scanner(loaded.source)
@@ -218,16 +237,16 @@ class PolicyEngine:
 
         `context` is a string or a list of strings / {"id", "text"} documents; `only` restricts the rules run.
         """
-        ctx = CheckContext(self, {"input": input, "output": output}, normalise_context(context))
-        tags = frozenset(model_tags)
+        texts = {"input": input, "output": output}
+        ctx = CheckContext(self, texts, normalise_context(context))
         wanted = None if only is None else set(only)
         fired: list[FiredRule] = []
         redact: dict[str, list[tuple[Hit, str]]] = {}
-        for rule in self.rules:
-            if (wanted is not None and rule.id not in wanted) or not rule.applies(task, tags):
+        for rule in self._applicable(task, frozenset(model_tags)):
+            if wanted is not None and rule.id not in wanted:
                 continue
             for stage in rule.stages:
-                if ctx.text(stage) is None:
+                if texts[stage] is None:
                     continue
                 result = rule.detector.run(ctx, stage)
                 if result is None:
@@ -244,6 +263,16 @@ class PolicyEngine:
             policy_version=self.version,
             redacted_input=_redact(input, redact.get("input")) if "input" in redact else None,
         )
+
+    def _applicable(self, task: str | None, tags: frozenset[str]) -> list[CompiledRule]:
+        """The rules for a task and model tags, worked out once per combination (there are few)."""
+        key = (task, tags)
+        rules = self._plans.get(key)
+        if rules is None:
+            rules = [rule for rule in self.rules if rule.applies(task, tags)]
+            if len(self._plans) < _MAX_PLANS:
+                self._plans[key] = rules
+        return rules
 
     def check_input(
         self, input: str, *, context: Any = None, task: str | None = None, model_tags: Sequence[str] = ()

@@ -5,7 +5,12 @@ every position of a text, which is far too slow to run all of them on every answ
 unless some word is present: `you (must|should) (stop|take) ...` needs "stop" or "take". This module reads the
 parsed regex and finds such conjunctive gates: a list of sets, every match containing one word of each set as
 a whole word (a maximal run of \\w characters), or a digit when a set holds DIGIT. A regex whose gate is not
-satisfied by a text's words is not run; the engine tests a set intersection instead.
+satisfied by a text's words is not run. All gates of a policy are numbered in one GateIndex, so a check finds
+its text's words once and every gate test afterwards is a bit test.
+
+It also finds where matches can begin (`branch_gates`): at certain words, digits, line starts or right after
+certain characters, per top-level alternative with that alternative's gate, so that a regex is tried at those
+offsets only, and only for the alternatives that can match.
 
 The analysis is conservative: where it cannot prove a word is whole and required, it gives no gate, and the
 regex runs as usual. Lexicon expansions are marked with named groups (`(?P<lex_NAME_3>...)`) whose first words
@@ -14,6 +19,7 @@ are known from the phrases themselves.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 try:  # Python >= 3.11
@@ -23,32 +29,104 @@ except ImportError:  # pragma: no cover - older Pythons
     import sre_constants as C  # type: ignore[no-redef]
     import sre_parse  # type: ignore[no-redef]
 
-from medtune.safety.text import DIGIT, DIGIT_START
+from medtune.safety.text import AFTER, DIGIT, DIGIT_START, LINE_START
 
 _MAX_WORDS = 400
 
 Gate = list[frozenset[str]]
 
+# Words so frequent in answers that a gate made of them rejects almost nothing: prefer other word sets.
+_COMMON_WORDS = (
+    "a an the and or but if of to in on at for with by from as is are was were be been being it its this "
+    "that these those you your yours i me my we our they them their he she his her him not no do does "
+    "did have has had can could may might will would should must about what when where which who how all "
+    "any some more most other than then there so up out just also very"
+)
+COMMON_WORDS = frozenset(_COMMON_WORDS.split())
 
-def prefix_gate(
-    source: str, flags: int, lexicon_first: dict[str, frozenset[str] | None]
-) -> frozenset[str] | None:
-    """Words (or DIGIT) at whose start every match of `source` begins; None when that cannot be proven.
 
-    With it, a regex is tried only at those offsets (`pattern.match(text, pos)`) instead of scanning the text.
-    `lexicon_first`: lexicon group name -> the first words of its phrases.
+def selectivity(words: frozenset[str]) -> tuple[bool, bool, int]:
+    """Sort key, most selective word set first: no common words, then no digit, then fewest words."""
+    return (not words.isdisjoint(COMMON_WORDS), DIGIT in words, len(words))
+
+
+class GateIndex:
+    """Every word set that a policy's gates test, numbered, so that a check tests them all at once.
+
+    A check looks up the words of its text in one dict (`mask`) and ORs their bits; afterwards each detector's
+    gate is one bit test (`mask & need == need`) instead of a set intersection per word set and detector.
+    """
+
+    def __init__(self) -> None:
+        self.bits: dict[str, int] = {}  # word (or DIGIT) -> bits of the word sets that contain it
+        self._numbers: dict[frozenset[str], int] = {}
+        self._words: frozenset[str] | None = None
+
+    def need(self, sets: list[frozenset[str]]) -> int:
+        """The mask that a text must cover to contain a word of each of `sets`."""
+        mask = 0
+        for words in sets:
+            number = self._numbers.get(words)
+            if number is None:
+                number = self._numbers[words] = len(self._numbers)
+                for word in words:
+                    self.bits[word] = self.bits.get(word, 0) | (1 << number)
+                self._words = None
+            mask |= 1 << number
+        return mask
+
+    def mask(self, tokens: frozenset[str], has_digit: Callable[[], bool]) -> int:
+        """Bits of the word sets that `tokens` (a text's words) meet."""
+        if self._words is None:
+            self._words = frozenset(self.bits)
+        bits = self.bits
+        mask = 0
+        for word in self._words & tokens:
+            mask |= bits[word]
+        if DIGIT in bits and has_digit():
+            mask |= bits[DIGIT]
+        return mask
+
+
+def branch_gates(
+    source: str,
+    flags: int,
+    lexicon_first: dict[str, frozenset[str] | None],
+    lexicon_gates: dict[str, frozenset[str] | None],
+) -> list[tuple[frozenset[str] | None, Gate]]:
+    """For each alternative of a regex that is an alternation at its top level (the whole regex is one
+    alternative otherwise): its prefix, the words (or DIGIT, or pinned offsets) at whose start every match
+    begins (None when that cannot be proven), and its conjunctive gate (see regex_gate).
+
+    With the prefixes a regex is tried only at those offsets (`pattern.match(text, pos)`) instead of scanning.
+
+    A match of the whole regex begins where a match of one of its alternatives begins, and only alternatives
+    whose gate holds can match: so the regex need be tried only at the prefixes of those alternatives
+    (`dose: \\d+ mg | (one|two|an? extra) (tablets|doses)` at "a" and "an" only if the text says "tablets").
     """
     try:
         parsed = sre_parse.parse(source, flags)
     except Exception:
-        return None
-    known = {
-        gid: lexicon_first[name] for name, gid in parsed.state.groupdict.items() if name in lexicon_first
-    }
+        return [(None, [])]
+    groups = parsed.state.groupdict
+    first = _Analysis({gid: lexicon_first[name] for name, gid in groups.items() if name in lexicon_first})
+    gated = _Analysis({gid: lexicon_gates[name] for name, gid in groups.items() if name in lexicon_gates})
+    out: list[tuple[frozenset[str] | None, Gate]] = []
     try:
-        return _Analysis(known).prefix(list(parsed), left=False)
+        for alternative in _top_alternatives(list(parsed)):
+            prefix = first.prefix(alternative, left=False)
+            out.append((prefix, gated.seq_gates(alternative, outer_left=False, outer_right=False)))
     except RecursionError:  # pragma: no cover
-        return None
+        return [(None, [])]
+    return out
+
+
+def _top_alternatives(items: list[Any]) -> list[list[Any]]:
+    """`X(?:A|B)` as [XA, XB] (the parser moves a prefix common to all alternatives, like \\b, out front)."""
+    if items and items[-1][0] is C.BRANCH:
+        head = items[:-1]
+        return [alt for branch in items[-1][1][1] for alt in _top_alternatives(head + list(branch))]
+    return [items]
 
 
 def regex_gate(source: str, flags: int, lexicon_gates: dict[str, frozenset[str] | None]) -> Gate:
@@ -72,10 +150,14 @@ class _Analysis:
         self.lexicon_groups = lexicon_groups
 
     def prefix(self, items: list[Any], left: bool) -> frozenset[str] | None:
-        """Words a match of the sequence starts with (at a word start), or DIGIT for a leading digit."""
+        """Words a match of the sequence starts with (at a word start), or DIGIT for a leading digit; or,
+        when a leading assertion pins the start, LINE_START or AFTER + the characters that precede it."""
         items = _merge_words(items)
         i = 0
         while i < len(items) and items[i][0] in (C.AT, C.ASSERT, C.ASSERT_NOT):
+            pinned = _pinned_start(items[i])
+            if pinned is not None:  # every leading assertion holds at the start: one pin is enough
+                return pinned
             i += 1
         if i == len(items):
             return None
@@ -104,7 +186,18 @@ class _Analysis:
                     return None
                 union |= inner
             return frozenset(union) if union else None
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT) and av[0] == 0:
+            return self.optional_prefix(items, i, left)
         return None
+
+    def optional_prefix(self, items: list[Any], i: int, left: bool) -> frozenset[str] | None:
+        """Prefix of a sequence that starts with an optional item X (`(?:the\\s+)?best`): a match starts
+        with X, or with what follows it. X is unrolled once in front of the optional item itself (a superset
+        of the matches, which is sound for a prefix); the leading assertions are kept in both."""
+        body = list(items[i][1][2])
+        taken = self.prefix(items[:i] + body + items[i:], left)
+        skipped = self.prefix(items[:i] + items[i + 1 :], left)
+        return None if taken is None or skipped is None else taken | skipped
 
     def seq_gates(self, items: list[Any], outer_left: bool, outer_right: bool) -> Gate:
         """One word set per item of the sequence that provably contributes a whole word to every match."""
@@ -157,7 +250,8 @@ class _Analysis:
             gates = self.seq_gates(alternative, left, right)
             if not gates:
                 return None
-            union |= min(gates, key=len)
+            # the most selective set: `two|an? extra ... tablets?` is gated by its unit words, not by "a"
+            union |= min(gates, key=selectivity)
             if len(union) > _MAX_WORDS:
                 return None
         return frozenset(union) if union else None
@@ -207,6 +301,36 @@ class _Analysis:
 
 
 # ------------------------------------------------------------------------------------------ helpers
+
+
+def _pinned_start(item: Any) -> frozenset[str] | None:
+    """Where a zero-width assertion at the start of a match lets the match start: at a line start for ^ or
+    \\A, or right after one of a few characters for a look-behind that ends in a literal or a class of
+    literals (`(?<=[.;,])`, `(?<=\\s-)`). None when it does not pin the start to such offsets."""
+    op, av = item
+    if op is C.AT:
+        return frozenset([LINE_START]) if av in (C.AT_BEGINNING, C.AT_BEGINNING_STRING) else None
+    if op is not C.ASSERT or av[0] >= 0:  # only a positive look-behind says what precedes the start
+        return None
+    body = list(av[1])
+    chars = _literal_chars(body[-1]) if body else None
+    return frozenset(AFTER + ch for ch in chars) if chars else None
+
+
+def _literal_chars(item: Any) -> set[str] | None:
+    """The characters a LITERAL or a class of LITERALs matches, if none of them is a letter, digit or has a
+    case (so IGNORECASE adds no other character); None for anything else (categories, ranges, negation)."""
+    op, av = item
+    members = [(op, av)] if op is C.LITERAL else list(av) if op is C.IN else []
+    chars: set[str] = set()
+    for member_op, code in members:
+        if member_op is not C.LITERAL:
+            return None
+        ch = chr(code)
+        if ch.lower() != ch or ch.upper() != ch or ch.isalnum():
+            return None
+        chars.add(ch)
+    return chars or None
 
 
 def _alternatives(op: Any, av: Any) -> list[list[Any]]:

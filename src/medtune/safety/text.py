@@ -8,18 +8,27 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from medtune.safety.patterns import phrase_alternation
 
 # "..." “...” ‘...’ and '...' when the marks stand at word edges (so the apostrophe in don't is not a quote).
+# Every alternative begins with its opening mark (the word-edge test for ' comes after it, as a look-behind
+# over the mark), so the regex engine skips straight to quote characters instead of trying every position.
 _QUOTES = re.compile(
-    r"\"[^\"]{1,2000}\"|“[^”]{1,2000}”|‘[^’\n]{1,1000}’|(?<!\w)'(?=\S)[^'\n]{1,1000}(?<=\S)'(?!\w)|«[^»]{1,2000}»"
+    r"\"[^\"]{1,2000}\"|“[^”]{1,2000}”|‘[^’\n]{1,1000}’|'(?<!\w')(?=\S)[^'\n]{1,1000}(?<=\S)'(?!\w)|«[^»]{1,2000}»"
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?;])[\"'”’)\]]*\s+|\n\s*")
+# A sentence ends after . ! ? or ; (and any closing quotes or brackets) followed by whitespace, or at a line
+# break. Two regexes, each beginning with a character class, which the regex engine scans for in a tight loop
+# (an alternation of the two, or a look-behind for the punctuation, is tried at every offset instead).
+_SENTENCE_END = re.compile(r"[.!?;][\"'”’)\]]*\s+")
+_LINE_END = re.compile(r"\n\s*")
 _PARAGRAPH_END = re.compile(r"\n[ \t]*\n\s*")
 _ABBREVIATION_WORDS = "dr mr mrs ms prof st vs eg e.g ie i.e approx fig no nos dept inc jr sr mt ft ca cf al"
 _ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
+# Every abbreviation has at least two characters: its last two are a cheap first test before the lookup.
+_ABBREVIATION_TAILS = frozenset(word[-2:] for word in _ABBREVIATIONS)
 _CLAUSE_BREAK = re.compile(r"[.!?;\n]|\s[-–—]+\s|—")
 _TOKEN = re.compile(r"[0-9a-z]+(?:'[a-z]+)?")
 _LOOKBACK_CHARS = 200
@@ -27,12 +36,22 @@ _LOOKBACK_CHARS = 200
 # the usual typographic marks). str.translate + str.split run in C: a set of tokens costs a few microseconds.
 _SEPARATORS = "".join(chr(c) for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")) + "’‘“”–—‐‑…•«»·"
 _TO_SPACE = str.maketrans(_SEPARATORS, " " * len(_SEPARATORS))
+# The same for ASCII text as one bytes table that also lower-cases: bytes.translate is a plain table lookup,
+# several times faster than str.translate with a dict.
+_ASCII_SEPARATORS = bytes(c for c in range(128) if not (chr(c).isalnum() or chr(c) == "_"))
+_ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
+_ASCII_FOLD = bytes.maketrans(
+    _ASCII_SEPARATORS + _ASCII_UPPER, b" " * len(_ASCII_SEPARATORS) + _ASCII_UPPER.lower()
+)
+_ASCII_NOT_DIGITS = bytes(c for c in range(256) if not ord("0") <= c <= ord("9"))
 
 
 _WORDS = re.compile(r"\w+")
 _DIGIT = re.compile(r"\d")
 DIGIT = "<digit>"  # gate pseudo-word: some digit in the text
 DIGIT_START = "<digit-start>"  # prefix pseudo-word: a digit that starts a word
+LINE_START = "<line-start>"  # prefix pseudo-word: the start of the text or of a line
+AFTER = "<after>"  # prefix pseudo-word "<after>,": the offset right after a comma
 
 
 def tokens_of(text: str) -> list[str]:
@@ -70,10 +89,56 @@ class CompiledNegation:
         return cls(window, cue_re, pseudo_re, frozenset(t.lower() for t in terminators))
 
 
+class StartFinder:
+    """Where in a span a match may begin, found by the regex engine rather than word by word: the starts of
+    some words (one trie regex over `TextView.spaced`), the offsets right after some characters (AFTER + c,
+    LINE_START) and digits (DIGIT, DIGIT_START)."""
+
+    def __init__(self, starts: Iterable[str]) -> None:
+        starts = set(starts)
+        words = sorted(w for w in starts if not w.startswith("<"))
+        chars = {w[len(AFTER) :] for w in starts if w.startswith(AFTER)}
+        if LINE_START in starts:
+            chars.add("\n")
+        self.line_start = LINE_START in starts
+        self.digits = DIGIT if DIGIT in starts else DIGIT_START if DIGIT_START in starts else None
+        trie = phrase_alternation(words, case_sensitive=True, word_boundary=False)
+        self.words = re.compile(f" {trie}(?= )") if words else None
+        self.reach = max(map(len, words), default=0) + 2  # how far past a span a word's match may end
+        self.after = re.compile("[" + "".join(map(re.escape, sorted(chars))) + "]") if chars else None
+
+    def find(self, view: TextView, lo: int, hi: int) -> list[int] | None:
+        """Sorted offsets in [lo, hi); None if offsets cannot be trusted (see `TextView.spaced`)."""
+        spaced = view.spaced()
+        if spaced is None:
+            return None
+        found: list[int] = []
+        if self.words is not None:  # a match at spaced[i] is the space before a word at text[i]
+            found = [i for m in self.words.finditer(spaced, lo, hi + self.reach) if (i := m.start()) < hi]
+        if self.after is not None:
+            found += [m.end() for m in self.after.finditer(view.text, max(lo - 1, 0), hi - 1)]
+        if self.line_start and lo == 0:
+            found.append(0)
+        if self.digits is not None:
+            found += view.token_starts((self.digits,), lo, hi) or []
+        found.sort()
+        return found
+
+
 class TextView:
     """A text plus lazily computed structure: quotes, sentence and paragraph starts."""
 
-    __slots__ = ("_digits", "_lower", "_paragraphs", "_quotes", "_sentences", "_spaced", "_tokens", "text")
+    __slots__ = (
+        "_digits",
+        "_has_digit",
+        "_lower",
+        "_paragraphs",
+        "_quotes",
+        "_sentences",
+        "_spaced",
+        "_tokens",
+        "text",
+    )
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -84,20 +149,31 @@ class TextView:
         self._spaced: str | None = None
         self._lower: str | None = None
         self._digits: list[int] | None = None
+        self._has_digit: bool | None = None
 
     # ---------------------------------------------------------------------------------------- tokens
     def tokens(self) -> frozenset[str]:
         """Lower-cased maximal runs of word characters (what the gate analysis calls words)."""
         if self._tokens is None:
-            low = self.lower()
-            if low.isascii():
-                self._spaced = (
-                    " " + low.translate(_TO_SPACE) + " "
-                )  # same offsets as the text, shifted by one
-                self._tokens = frozenset(self._spaced.split())
+            text = self.text
+            if text.isascii():  # the common case: one bytes.translate lower-cases and splits off punctuation
+                folded = text.encode("ascii").translate(_ASCII_FOLD).decode("ascii")
+                self._spaced = " " + folded + " "  # same offsets as the text, shifted by one
+                self._tokens = frozenset(folded.split())
+            elif (low := self.lower()).isascii():  # e.g. the Kelvin sign, which lower-cases to k
+                spaced = " " + low.translate(_TO_SPACE) + " "
+                self._tokens = frozenset(spaced.split())
+                if len(low) == len(text):  # offsets in `spaced` are the text's only if the length is kept
+                    self._spaced = spaced
             else:  # Unicode word characters: let the regex engine decide what a word character is
                 self._tokens = frozenset(_WORDS.findall(low))
         return self._tokens
+
+    def spaced(self) -> str | None:
+        """The lower-cased text with every non-word character a space, padded with one space at each end (so
+        offsets are the text's, shifted by one); None when case folding changed the text's length."""
+        self.tokens()
+        return self._spaced
 
     def lower(self) -> str:
         if self._lower is None:
@@ -106,38 +182,67 @@ class TextView:
 
     def digits(self) -> list[int]:
         if self._digits is None:
-            self._digits = [m.start() for m in _DIGIT.finditer(self.text)]
+            self._digits = [m.start() for m in _DIGIT.finditer(self.text)] if self.has_digit() else []
         return self._digits
 
     def has_digit(self) -> bool:
-        return bool(self.digits())
+        if self._has_digit is None:
+            text = self.text
+            if text.isascii():  # deleting every non-digit byte is far cheaper than a regex search
+                self._has_digit = bool(text.encode("ascii").translate(None, _ASCII_NOT_DIGITS))
+            else:
+                self._has_digit = _DIGIT.search(text) is not None
+        return self._has_digit
 
-    def token_starts(self, tokens: frozenset[str] | set[str]) -> list[int] | None:
-        """Sorted offsets where one of `tokens` starts a word (DIGIT: where a digit is); None if offsets
-        cannot be trusted (case folding changed the text's length, or the text is not ASCII)."""
-        if len(self.lower()) != len(self.text):
-            return None
+    def token_starts(self, tokens: Iterable[str], lo: int = 0, hi: int | None = None) -> list[int] | None:
+        """Sorted offsets in [lo, hi) where one of `tokens` starts a word, or one of the pseudo-words holds
+        (DIGIT, DIGIT_START, LINE_START, AFTER + a character); None if offsets cannot be trusted (case folding
+        changed the text's length)."""
         self.tokens()
         spaced = self._spaced
         if spaced is None:
             return None
+        if hi is None:
+            hi = len(self.text)
         found: list[int] = []
+        if hi <= lo:
+            return found
         for token in tokens:
-            if token == DIGIT:
-                found += self.digits()
+            if token[0] == "<":  # a pseudo-word: real tokens are word characters
+                found += self._pseudo_starts(token, lo, hi)
                 continue
-            if token == DIGIT_START:
-                text = self.text
-                found += [
-                    i for i in self.digits() if i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")
-                ]
-                continue
-            needle = f" {token} "
-            i = spaced.find(needle)
+            needle = f" {token} "  # at spaced[i] when the token starts at text[i]
+            end = hi - 1 + len(needle)
+            i = spaced.find(needle, lo, end)
             while i >= 0:
-                found.append(i)  # the needle's leading space sits at the token's offset - 1 + 1
-                i = spaced.find(needle, i + 1)
+                found.append(i)
+                i = spaced.find(needle, i + 1, end)
         found.sort()
+        return found
+
+    def _pseudo_starts(self, token: str, lo: int, hi: int) -> list[int]:
+        if token == DIGIT:
+            return [i for i in self.digits() if lo <= i < hi]
+        if token == DIGIT_START:
+            text = self.text
+            return [
+                i
+                for i in self.digits()
+                if lo <= i < hi and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_"))
+            ]
+        if token == LINE_START:
+            return [0, *self._after("\n", lo, hi)] if lo == 0 else self._after("\n", lo, hi)
+        if token.startswith(AFTER):
+            return self._after(token[len(AFTER) :], lo, hi)
+        return []
+
+    def _after(self, char: str, lo: int, hi: int) -> list[int]:
+        """Offsets in [lo, hi) right after an occurrence of `char`."""
+        text, found = self.text, []
+        i = text.find(char, max(lo - 1, 0), hi - 1)
+        while i >= 0:
+            found.append(i + 1)
+            i = text.find(char, i + 1, hi - 1)
         return found
 
     # ---------------------------------------------------------------------------------------- quotes
@@ -160,19 +265,7 @@ class TextView:
     # ------------------------------------------------------------------------- sentences, paragraphs
     def sentence_index(self, pos: int) -> int:
         if self._sentences is None:
-            text = self.text
-            starts = [0]
-            for m in _SENTENCE_END.finditer(text):
-                end = m.start()
-                if end and text[end - 1] == ".":  # "Dr. Smith", "e.g. this": not a sentence end
-                    space = max(
-                        text.rfind(" ", 0, end - 1), text.rfind("\n", 0, end - 1), text.rfind("(", 0, end - 1)
-                    )
-                    if text[space + 1 : end - 1].lower() in _ABBREVIATIONS:
-                        continue
-                if m.end() < len(text):
-                    starts.append(m.end())
-            self._sentences = starts
+            self._sentences = _sentence_starts(self.text)
         return bisect_right(self._sentences, pos) - 1
 
     def paragraph_index(self, pos: int) -> int:
@@ -223,3 +316,33 @@ class TextView:
         if negation.pseudo is not None:
             joined = negation.pseudo.sub(" _ ", joined)
         return negation.cues.search(joined) is not None
+
+
+def _sentence_starts(text: str) -> list[int]:
+    """Offsets where sentences start: after each sentence end, except a full stop after an abbreviation.
+
+    The same as one pass of `[.!?;]["'”’)\\]]*\\s+|\\n\\s*`: a line break inside the whitespace after
+    punctuation belongs to that punctuation's match (and ends where it ends), so it is no break of its own.
+    """
+    size = len(text)
+    ends: list[int] = []
+    punctuation_ends: set[int] = set()
+    for m in _SENTENCE_END.finditer(text):
+        end = m.end()
+        punctuation_ends.add(end)
+        mark = m.start()
+        if text[mark] == "." and _ends_abbreviation(text, mark):  # "Dr. Smith", "e.g. this"
+            continue
+        ends.append(end)
+    if "\n" in text:
+        ends += [end for m in _LINE_END.finditer(text) if (end := m.end()) not in punctuation_ends]
+        ends.sort()
+    return [0, *(end for end in ends if end < size)]
+
+
+def _ends_abbreviation(text: str, dot: int) -> bool:
+    """Is the word before the full stop at `dot` (back to a space, newline or parenthesis) an abbreviation?"""
+    if text[dot - 2 : dot].lower() not in _ABBREVIATION_TAILS:
+        return False
+    space = max(text.rfind(" ", 0, dot), text.rfind("\n", 0, dot), text.rfind("(", 0, dot))
+    return text[space + 1 : dot].lower() in _ABBREVIATIONS
