@@ -75,6 +75,22 @@ def test_check_writes_one_decision_per_record_and_prints_a_summary(tmp_path):
         assert needle in text, text
 
 
+def test_workers_give_the_same_decisions_in_the_same_order(tmp_path):
+    """`--workers 2` (two processes, each compiling the policy once) writes exactly what one process writes,
+    on the whole labelled test set with the PHI rules on."""
+    cases = REPO / "tests" / "data" / "policy_cases.jsonl"
+    outputs = {}
+    for workers in ("1", "2"):
+        out = tmp_path / f"decisions-{workers}.jsonl"
+        result = runner.invoke(
+            policy_app, ["check", "-p", str(DEFAULT), str(cases), "--out", str(out), "--workers", workers]
+        )
+        assert result.exit_code == 0, result.output
+        outputs[workers] = out.read_text()
+    assert outputs["1"] == outputs["2"]
+    assert len(outputs["1"].splitlines()) == len(cases.read_text().splitlines()) > 150
+
+
 def test_fail_on_block_and_warn_raise_a_gate_failure(tmp_path):
     records = write_jsonl(tmp_path / "in.jsonl", RECORDS[:3])
     base = ["check", "--policy", str(DEFAULT), str(records), "--skip-rule", "phi-in-output"]

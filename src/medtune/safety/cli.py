@@ -71,26 +71,36 @@ def check_cmd(
     skip_rule: Annotated[
         list[str] | None, typer.Option("--skip-rule", help="Leave this rule out; repeatable.")
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option("--workers", "-j", min=0, help="Processes checking in parallel (0: one per core)."),
+    ] = 1,
 ) -> None:
     """Check every record of INPUT.jsonl; print a summary and, for labelled records, a confusion matrix."""
     from medtune.artifacts import atomic_write_text
     from medtune.safety.engine import PolicyEngine
+    from medtune.safety.parallel import CheckRequest, check_many, default_workers, run_request
     from medtune.safety.records import read_records
 
-    engine = PolicyEngine.from_file(policy, exclude_rules=skip_rule or ())
+    engine = PolicyEngine.from_file(policy, exclude_rules=skip_rule or ())  # validates before any work
     records = read_records(input_path)
-    default_tags = list(model_tag or [])
-    lines: list[str] = []
-    decisions = []
-    for record in records:
-        decision = engine.check(
+    default_tags = tuple(model_tag or [])
+    requests = [
+        CheckRequest(
             record.output,
             input=record.input,
             context=record.context,
             task=record.task or task,
-            model_tags=record.model_tags or default_tags,
+            model_tags=tuple(record.model_tags or default_tags),
         )
-        decisions.append(decision)
+        for record in records
+    ]
+    if workers == 1:
+        decisions = [run_request(engine, r) for r in requests]
+    else:
+        decisions = check_many(policy, requests, workers or default_workers(), skip_rule or ())
+    lines: list[str] = []
+    for record, decision in zip(records, decisions, strict=True):
         row: dict[str, Any] = {"id": record.id, **decision.to_json()}
         if record.expected is not None:
             row["expected"] = record.expected
