@@ -47,11 +47,13 @@ def _last_mlp_only_at(decoder: torch.nn.Module, rows: torch.Tensor) -> Iterator[
 
     After the last attention nothing mixes positions, so the final hidden state of a position that carries
     no loss is never used: its MLP work (about two thirds of a layer's matmuls, forward and backward) is
-    skipped. Off under gradient checkpointing, whose backward re-runs the forward after these hooks are gone.
+    skipped. Off under gradient checkpointing, whose backward re-runs the forward after these hooks are gone,
+    and for mixture-of-experts blocks.
     """
     layers = getattr(decoder, "layers", None)
     mlp = getattr(layers[-1], "mlp", None) if layers else None
-    if mlp is None or getattr(decoder, "gradient_checkpointing", False) or bool(rows.all()):
+    mixture = mlp is not None and hasattr(mlp, "experts")  # MoE blocks also return router logits per row
+    if mlp is None or mixture or getattr(decoder, "gradient_checkpointing", False) or bool(rows.all()):
         yield
         return
 
