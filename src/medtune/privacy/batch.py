@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,25 @@ def scan_file(
     return results, ignored
 
 
+def scan_and_record(
+    path: Path, scanner: PhiScanner, field: str, report_dir: Path | None
+) -> tuple[list[tuple[Record, list[PhiSpan]]], dict[str, Any]]:
+    """Scan one file and build its scan record (counts by type, status; no PHI); the caller writes it."""
+    results, ignored = scan_file(path, scanner, field)
+    counts = Counter(span.type for _, spans in results for span in spans)
+    record = rec.make_record(
+        path,
+        records=len(results),
+        field=field,
+        counts=dict(counts),
+        scanner_version=scanner_version(),
+        config_sha256=config_sha256(scanner),
+        report_dir=report_dir,
+        surrogates_ignored=ignored,
+    )
+    return results, record
+
+
 def scan_paths(
     paths: list[Path],
     out_dir: Path | None,
@@ -86,21 +106,8 @@ def scan_paths(
         "files": {},
     }
     for path in files:
-        results, ignored = scan_file(path, scanner, field)
-        counts: dict[str, int] = {}
-        for _, spans in results:
-            for span in spans:
-                counts[span.type] = counts.get(span.type, 0) + 1
-        record = rec.make_record(
-            path,
-            records=len(results),
-            field=field,
-            counts=counts,
-            scanner_version=version,
-            config_sha256=cfg_sha,
-            report_dir=out_dir,
-            surrogates_ignored=ignored,
-        )
+        results, record = scan_and_record(path, scanner, field, out_dir)
+        counts = record["counts"]
         if write_scan_records:
             rec.write_record(path, record)
         summary["files"][str(path)] = {

@@ -457,7 +457,7 @@ def deidentify_file(
 
     from medtune.artifacts import atomic_write_bytes, now_iso, sha256_file
     from medtune.privacy import records as rec
-    from medtune.privacy.batch import config_sha256, record_key, scan_file
+    from medtune.privacy.batch import config_sha256, record_key, scan_and_record
     from medtune.privacy.io import read_records
     from medtune.privacy.scanner import scanner_version
 
@@ -538,27 +538,13 @@ def deidentify_file(
     }
     atomic_write_bytes(rec.deid_manifest_path(dst), (json.dumps(manifest, indent=1) + "\n").encode("utf-8"))
     # second scan of the output: only inserted surrogates may look like PHI
-    results, ignored = scan_file(dst, scanner, field)
-    residual: dict[str, int] = {}
-    for _, spans in results:
-        for span in spans:
-            residual[span.type] = residual.get(span.type, 0) + 1
-    record = rec.make_record(
-        dst,
-        records=len(results),
-        field=field,
-        counts=residual,
-        scanner_version=manifest["scanner_version"],
-        config_sha256=manifest["scanner_config_sha256"],
-        report_dir=None,
-        surrogates_ignored=ignored,
-    )
+    _, record = scan_and_record(dst, scanner, field, None)
     rec.write_record(dst, record)
     manifest["rescan"] = {
         "counts": record["counts"],
         "total": record["total"],
         "status": record["status"],
-        "surrogates_ignored": ignored,
+        "surrogates_ignored": record["surrogates_ignored"],
     }
     atomic_write_bytes(rec.deid_manifest_path(dst), (json.dumps(manifest, indent=1) + "\n").encode("utf-8"))
     return manifest

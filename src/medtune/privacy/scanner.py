@@ -10,6 +10,7 @@ Offline by default: the dictionaries come from installed packages (Faker, zipcod
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import inspect
 import re
@@ -66,6 +67,7 @@ class ScannerConfig(BaseModel):
         return value
 
 
+@functools.cache  # the sources it hashes do not change within a process; gates ask for it per dataset
 def scanner_version() -> str:
     """Version of the rules: changes whenever a pattern, list or package version behind them changes."""
     from importlib import metadata
