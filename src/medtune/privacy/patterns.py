@@ -508,7 +508,7 @@ _add(
     r"(?P<v>[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){2,16}"
     r"(?:[ ](?:[A-Za-z0-9]{0,6}\d[A-Za-z0-9]{0,6}|[A-Z]{1,3})(?![A-Za-z0-9]))?)(?![\w-])",
     0.9,
-    validate=lambda v: _plate(v),
+    validate=_plate,
     left=True,
     triggers=("vin", "vehicle", "plate", "tag"),
 )
@@ -527,7 +527,7 @@ _add(
     "ACCOUNT",
     r"\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{1,7}(?![\w-])|\d{4}[ -]\d{6}[ -]\d{4,5}(?![\w-])",
     0.85,
-    validate=lambda v: luhn(v),
+    validate=luhn,
     digits=True,
 )
 _add(
@@ -545,7 +545,7 @@ _add(
     "LICENSE",
     r"[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}(?![\w-])",
     0.85,
-    validate=lambda v: dea_check(v),
+    validate=dea_check,
     left=True,
     digits=True,
 )
@@ -554,7 +554,7 @@ _add(
     "VEHICLE",
     r"[A-HJ-NPR-Z0-9]{17}(?![\w-])",
     0.8,
-    validate=lambda v: _mixed_alnum(v),
+    validate=_mixed_alnum,
     left=True,
     digits=True,
 )
@@ -578,7 +578,7 @@ _add(
     0.45,
     left=True,
     digits=True,
-    validate=lambda v: _not_compact_date(v),
+    validate=_not_compact_date,
 )
 _add(
     "dash_number",
@@ -677,7 +677,7 @@ _add(
     "DATE",
     r"(?:19|20)\d{6}(?![\w-]|\.\d)",
     0.6,
-    validate=lambda v: compact_date(v),
+    validate=compact_date,
     left=True,
     digits=True,
 )
@@ -795,7 +795,7 @@ _add(
     rf"(?:{_STREET_STOP}[A-Z0-9][A-Za-z0-9'’.-]*[ \t]+){{1,4}}(?i:{_STREET_SUFFIX})\b\.?"
     rf"(?:[ \t]+(?:[NSEW]|NE|NW|SE|SW)\b\.?)?(?i:{_UNIT})",
     0.9,
-    validate=lambda v: _street_ok(v),
+    validate=_street_ok,
     left=True,
     digits=True,
     mixed_only=True,
@@ -807,7 +807,7 @@ _add(
     rf"+){{1,4}}"
     rf"{_STREET_SUFFIX}\b\.?(?:[ \t]+(?:[nsew]|ne|nw|se|sw)\b\.?)?{_UNIT}",
     0.85,
-    validate=lambda v: _street_ok(v),
+    validate=_street_ok,
     lower=True,
     left=True,
     digits=True,
