@@ -90,8 +90,9 @@ def test_packed_rows_give_the_same_loss_as_padded_batches(tiny_model, small_data
 
 
 def test_completion_loss_and_gradients_equal_the_stock_forward(tiny_model, small_data):
-    """The shortcuts (no padding mask, last MLP and LM head only at trained positions) change no number:
-    same loss and same LoRA gradients as transformers' own forward + masked loss, on right-padded rows."""
+    """The shortcuts (no padding mask; the last layer's queries, MLP and the LM head only at trained
+    positions) change no number: same loss and same LoRA gradients as transformers' own forward + masked
+    loss, on right-padded rows."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq
 
@@ -113,19 +114,27 @@ def test_completion_loss_and_gradients_equal_the_stock_forward(tiny_model, small
         model.zero_grad(set_to_none=True)
         return grads
 
-    last_mlp = model.get_base_model().model.layers[-1].mlp
+    last_layer = model.get_base_model().model.layers[-1]
     seen: list[tuple[int, ...]] = []
-    hook = last_mlp.register_forward_hook(lambda _m, args, _out: seen.append(tuple(args[0].shape)))
+    hooks = [
+        module.register_forward_hook(lambda _m, args, _out: seen.append(tuple(args[0].shape)))
+        for module in (last_layer.mlp, last_layer.self_attn.q_proj, last_layer.self_attn.k_proj)
+    ]
     ours, n_tokens = completion_loss(model, batch, None)
     ours.backward()
     our_grads = lora_grads()
     stock = model(**batch).loss  # transformers: full forward with the mask, logits at every position
     stock.backward()
     stock_grads = lora_grads()
-    hook.remove()
+    for hook in hooks:
+        hook.remove()
     rows, length = batch["labels"].shape
-    assert seen[0] == (n_tokens, last_mlp.gate_proj.in_features)  # only the trained positions
-    assert seen[1][:2] == (rows, length)  # the stock forward: every position
+    most = int((batch["labels"][:, 1:] != -100).sum(dim=1).max())  # trained positions in the fullest row
+    size = last_layer.mlp.gate_proj.in_features
+    ours_seen, stock_seen = sorted(seen[:3]), sorted(seen[3:])
+    # ours: queries and MLP only at each row's trained positions, keys at every position
+    assert ours_seen == sorted([(rows, most, size), (rows, most, size), (rows, length, size)])
+    assert stock_seen == [(rows, length, size)] * 3  # the stock forward: every position
     assert n_tokens == int((batch["labels"][:, 1:] != -100).sum())
     assert abs(ours.item() - stock.item()) < 1e-5
     assert our_grads.keys() == stock_grads.keys() and any("mlp" in n for n in our_grads)

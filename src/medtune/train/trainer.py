@@ -3,7 +3,10 @@
 Prompt positions carry label -100 and contribute nothing to the loss, yet a stock causal-LM forward projects
 every position onto the vocabulary. Here the decoder's hidden states are gathered at the trained positions
 first, then projected: the same loss, a fraction of the LM-head work and memory (the head is a large share
-of the compute for models with 32k-150k vocabularies).
+of the compute for models with 32k-150k vocabularies). The same holds one layer down: after the last
+attention nothing mixes positions, so for Llama-family decoders the last layer's queries, attention output,
+MLP and final norm run only at the trained positions (keys and values everywhere); for other decoders its
+MLP does.
 """
 
 from __future__ import annotations
@@ -17,19 +20,9 @@ import torch.nn.functional as F
 from transformers import Trainer, TrainerCallback
 
 from medtune.data.instruction import IGNORE_INDEX
-
-
-def _split_model(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module] | None:
-    """(decoder, lm_head) of a causal LM, unwrapping PEFT; None when the model needs its own forward."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    config = getattr(base, "config", None)
-    if config is None or getattr(config, "final_logit_softcapping", None):
-        return None  # soft-capped logits (Gemma 2) are computed inside forward only
-    decoder = getattr(base, getattr(base, "base_model_prefix", "model"), None)
-    head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
-    if decoder is None or head is None or decoder is base:
-        return None
-    return decoder, head
+from medtune.models.anatomy import attention_window, llama_like_layers, split_decoder_head
+from medtune.models.fast_norm import fast_rms_norms
+from medtune.models.partial import causal_allowed, last_layer_at, run_until_last_layer, selected_positions
 
 
 def _right_padded_only(inputs: dict[str, torch.Tensor]) -> bool:
@@ -72,6 +65,49 @@ def _last_mlp_only_at(decoder: torch.nn.Module, rows: torch.Tensor) -> Iterator[
             handle.remove()
 
 
+def _can_trim_last_layer(model: torch.nn.Module, decoder: torch.nn.Module, inputs: dict[str, Any]) -> bool:
+    """The last layer may run at trained positions only: a Llama-family decoder, plain causal rows (no mask
+    left after `_right_padded_only`), no sliding window narrower than the rows, no attention dropout, and
+    no gradient checkpointing (whose backward re-runs layers through their stock forward)."""
+    if "attention_mask" in inputs or "position_ids" in inputs or "input_ids" not in inputs:
+        return False
+    if getattr(decoder, "gradient_checkpointing", False) or llama_like_layers(model, decoder) is None:
+        return False
+    attn = decoder.layers[-1].self_attn
+    if model.training and getattr(attn, "attention_dropout", 0.0):
+        return False
+    window = attention_window(model)
+    return window is None or window >= inputs["input_ids"].shape[1]
+
+
+def _trained_states(
+    model: torch.nn.Module, decoder: torch.nn.Module, inputs: dict[str, Any], rows: torch.Tensor
+) -> torch.Tensor:
+    """Final hidden states at the `rows` positions ([batch, seq] mask), in row-major order, with the last
+    layer evaluated only there."""
+    layers = decoder.layers
+    hidden, kwargs = run_until_last_layer(lambda: decoder(**inputs, use_cache=False), layers)
+    query_pos, valid = selected_positions(rows)
+    allowed = causal_allowed(query_pos, hidden.shape[1])
+    out = last_layer_at(layers, decoder.norm, hidden, query_pos, allowed, kwargs["position_embeddings"])
+    return out[valid]  # positions come in order within each row: the order of hidden[rows]
+
+
+def _trained_logits(model: torch.nn.Module, inputs: dict[str, Any], keep: torch.Tensor) -> torch.Tensor:
+    """Logits at the trained positions (`keep`: [batch, seq - 1]), in row-major order."""
+    distributed = isinstance(model, torch.nn.parallel.DistributedDataParallel)
+    parts = None if distributed else split_decoder_head(model)
+    if parts is None:
+        return model(**inputs, use_cache=False).logits[:, :-1][keep]
+    decoder, head = parts
+    rows = torch.zeros((keep.shape[0], keep.shape[1] + 1), dtype=torch.bool, device=keep.device)
+    rows[:, :-1] = keep  # positions whose final hidden state reaches the loss
+    if _can_trim_last_layer(model, decoder, inputs):
+        return head(_trained_states(model, decoder, inputs, rows))
+    with _last_mlp_only_at(decoder, rows):
+        return head(decoder(**inputs, use_cache=False).last_hidden_state[:, :-1][keep])
+
+
 def completion_loss(
     model: torch.nn.Module, inputs: dict[str, torch.Tensor], num_items: torch.Tensor | int | None
 ) -> tuple[torch.Tensor, int]:
@@ -86,16 +122,8 @@ def completion_loss(
         # nothing we train on; without it attention takes the is_causal fast path (no mask tensor, upper
         # blocks skipped).
         del forward_inputs["attention_mask"]
-    parts = None if isinstance(model, torch.nn.parallel.DistributedDataParallel) else _split_model(model)
-    if parts is not None:
-        decoder, head = parts
-        rows = torch.zeros_like(labels, dtype=torch.bool)
-        rows[:, :-1] = keep  # positions whose final hidden state reaches the loss
-        with _last_mlp_only_at(decoder, rows):
-            hidden = decoder(**forward_inputs, use_cache=False).last_hidden_state[:, :-1]
-        logits = head(hidden[keep])
-    else:
-        logits = model(**forward_inputs, use_cache=False).logits[:, :-1][keep]
+    with fast_rms_norms(model):
+        logits = _trained_logits(model, forward_inputs, keep)
     loss_sum = F.cross_entropy(logits.float(), targets[keep], reduction="sum")
     denominator = num_items if num_items is not None else keep.sum().clamp(min=1)
     if torch.is_tensor(denominator):

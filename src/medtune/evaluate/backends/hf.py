@@ -36,6 +36,7 @@ from medtune.evaluate.backends.base import (
     LogLikelihood,
     truncate_at_stops,
 )
+from medtune.models.anatomy import attention_window, llama_like_layers, split_decoder_head
 
 DEFAULT_MAX_LENGTH = 2048  # lm-eval's default when neither config nor tokenizer names a length
 TOKENIZER_INFINITY = 1000000000000000019884624838656
@@ -69,55 +70,6 @@ def resolve_max_length(model: Any, tokenizer: Any) -> int:
     return DEFAULT_MAX_LENGTH
 
 
-# Decoders whose layers are exactly Llama's (pre-norm attention with RoPE on q/k, then a pre-norm MLP), so
-# their last layer can be evaluated at selected positions with the layer's own modules.
-_LLAMA_LIKE = frozenset({"llama", "mistral", "qwen2"})
-
-
-class _StopBeforeLastLayer(Exception):
-    """Raised by a pre-hook on the last decoder layer: carries that layer's input and keyword arguments."""
-
-    def __init__(self, hidden: Any, kwargs: dict[str, Any]) -> None:
-        super().__init__("stop before the last layer")
-        self.hidden = hidden
-        self.kwargs = kwargs
-
-
-def _stop_hook(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    raise _StopBeforeLastLayer(args[0] if args else kwargs["hidden_states"], kwargs)
-
-
-def _llama_like_layers(model: Any, decoder: Any) -> Any | None:
-    """The decoder's layer list when its last layer can run at selected positions only, else None."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    config = base.config
-    layers = getattr(decoder, "layers", None)
-    if config.model_type not in _LLAMA_LIKE or not layers or getattr(decoder, "norm", None) is None:
-        return None
-    attn = getattr(layers[-1], "self_attn", None)
-    needed = ("q_proj", "k_proj", "v_proj", "o_proj", "head_dim", "scaling", "num_key_value_groups")
-    if attn is None or not all(hasattr(attn, name) for name in needed):
-        return None
-    if hasattr(attn, "q_norm") or not all(
-        hasattr(layers[-1], name) for name in ("input_layernorm", "post_attention_layernorm", "mlp")
-    ):
-        return None
-    return layers
-
-
-def _split_model(model: Any) -> tuple[Any, Any] | None:
-    """(decoder, lm_head) of a causal LM (unwrapping PEFT); None when logits need the model's forward."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    config = getattr(base, "config", None)
-    if config is None or getattr(config, "final_logit_softcapping", None):
-        return None
-    decoder = getattr(base, getattr(base, "base_model_prefix", "model"), None)
-    head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
-    if decoder is None or head is None or decoder is base:
-        return None
-    return decoder, head
-
-
 class HFBackend:
     """Scores and generates with an in-memory transformers model and its tokenizer."""
 
@@ -139,8 +91,8 @@ class HFBackend:
         self.max_length = max_length or resolve_max_length(model, tokenizer)
         self.info = info or BackendInfo("hf", getattr(model, "name_or_path", "model"))
         self.device = next(model.parameters()).device
-        self._parts = _split_model(model)
-        self._layers = _llama_like_layers(model, self._parts[0]) if self._parts is not None else None
+        self._parts = split_decoder_head(model)
+        self._layers = llama_like_layers(model, self._parts[0]) if self._parts is not None else None
         self._bos_text = self._decode_prefix()
 
     # ------------------------------------------------------------------------------------------- loading
@@ -385,65 +337,30 @@ class HFBackend:
         """Llama-like decoder in eval mode (no dropout), and rows no wider than any sliding window."""
         if self._layers is None or self.model.training:
             return False
-        window = getattr(self._parts[0].config, "sliding_window", None)
+        window = attention_window(self.model)
         return window is None or window >= width
-
-    def _run_until_last_layer(self, ids: Any, mask: Any, pos: Any) -> tuple[Any, dict[str, Any]]:
-        """Run the decoder up to (not including) its last layer: (that layer's input, its keyword args)."""
-        handle = self._layers[-1].register_forward_pre_hook(_stop_hook, with_kwargs=True)
-        try:
-            self._forward_hidden(ids, mask, pos)
-        except _StopBeforeLastLayer as stop:
-            return stop.hidden, stop.kwargs
-        finally:
-            handle.remove()
-        raise MedtuneError("internal: the decoder did not reach its last layer")  # pragma: no cover
 
     def _trimmed_states_at(self, ids: Any, mask: Any, pos: Any, rows: list[int], positions: list[int]) -> Any:
         """The last layer evaluated only where a token is predicted (keys and values everywhere)."""
         import torch
 
-        hidden, kwargs = self._run_until_last_layer(ids, mask, pos)
+        from medtune.models.partial import causal_allowed, last_layer_at, run_until_last_layer
+
+        hidden, kwargs = run_until_last_layer(lambda: self._forward_hidden(ids, mask, pos), self._layers)
         n, width = ids.shape
         per_row, slots = _query_slots(rows, positions, n)
         m = max(len(p) for p in per_row)
         # pad each row's query positions with its first one (a valid position; the result is unused)
         query_pos = torch.tensor([p + [p[0]] * (m - len(p)) for p in per_row], device=self.device)
         if mask is None:  # plain causal rows (right padding: pads come after every query position)
-            keys = torch.arange(width, device=self.device)
-            allowed = keys[None, None, :] <= query_pos[:, :, None]
+            allowed = causal_allowed(query_pos, width)
         else:  # the packed block mask's rows at the query positions
-            allowed = mask[:, 0].gather(1, query_pos[:, :, None].expand(n, m, width))
-        cos, sin = (t.expand(n, -1, -1) for t in kwargs["position_embeddings"])
-        out = self._last_layer(hidden, query_pos, allowed[:, None], cos, sin)
+            allowed = mask[:, 0].gather(1, query_pos[:, :, None].expand(n, m, width))[:, None]
+        decoder = self._parts[0]
+        out = last_layer_at(
+            self._layers, decoder.norm, hidden, query_pos, allowed, kwargs["position_embeddings"]
+        )
         return out[torch.tensor(rows, device=self.device), torch.tensor(slots, device=self.device)]
-
-    def _last_layer(self, hidden: Any, query_pos: Any, allowed: Any, cos: Any, sin: Any) -> Any:
-        """Llama's decoder layer + final norm with queries only at `query_pos` ([n, m]); [n, m, hidden]."""
-        import torch.nn.functional as F
-        from transformers.models.llama.modeling_llama import rotate_half  # also Mistral's and Qwen2's
-
-        layer = self._layers[-1]
-        attn = layer.self_attn
-        n, width, _ = hidden.shape
-        m = query_pos.shape[1]
-        normed = layer.input_layernorm(hidden)
-        at = query_pos[:, :, None]
-        picked = normed.gather(1, at.expand(n, m, normed.shape[-1]))
-        q = attn.q_proj(picked).view(n, m, -1, attn.head_dim).transpose(1, 2)
-        k = attn.k_proj(normed).view(n, width, -1, attn.head_dim).transpose(1, 2)
-        v = attn.v_proj(normed).view(n, width, -1, attn.head_dim).transpose(1, 2)
-        q_cos, q_sin = (t.gather(1, at.expand(n, m, t.shape[-1]))[:, None] for t in (cos, sin))
-        q = q * q_cos + rotate_half(q) * q_sin
-        k = k * cos[:, None] + rotate_half(k) * sin[:, None]
-        if attn.num_key_value_groups > 1:
-            k = k.repeat_interleave(attn.num_key_value_groups, dim=1)
-            v = v.repeat_interleave(attn.num_key_value_groups, dim=1)
-        context = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, scale=attn.scaling)
-        residual = hidden.gather(1, at.expand(n, m, hidden.shape[-1]))
-        out = residual + attn.o_proj(context.transpose(1, 2).reshape(n, m, -1))
-        out = out + layer.mlp(layer.post_attention_layernorm(out))
-        return self._parts[0].norm(out)
 
     def _score_batch(self, rows: list[_Group], results: list[LogLikelihood | None]) -> None:
         import torch
