@@ -11,6 +11,8 @@ Upper-case text (ICU notes) gives no capitalisation signal, so there only dictio
 
 from __future__ import annotations
 
+import bisect
+import operator
 import re
 
 from medtune.privacy.dictionaries import Lexicon, fold
@@ -111,16 +113,18 @@ _STRIP = ",.;:()[]\"'=-"
 def _cue(text: str, start: int) -> int:
     """2: a strong name cue ends right before `start`; 3: a kinship word; 1: a weak one; 0: none."""
     lo = max(0, start - 40)
-    line = text[text.rfind("\n", lo, start) + 1 or lo : start].strip()
-    if len(line) <= _LONGEST_SIGNATURE_LINE and line.lower() in _SIGNATURE_LINE:
-        return 2
     seg = text[lo:start].rstrip()
     if not seg:
         return 0
     parts = seg.rsplit(None, 2)
     last = parts[-1].strip(_STRIP).lower()
+    if last and last not in _CUE_LAST_WORDS and last not in _SIGNATURE_LAST:
+        return 0  # the common case: the word before is no cue word nor a signature mark
+    line = text[text.rfind("\n", lo, start) + 1 or lo : start].strip()
+    if len(line) <= _LONGEST_SIGNATURE_LINE and line.lower() in _SIGNATURE_LINE:
+        return 2
     if last and last not in _CUE_LAST_WORDS:
-        return 0  # the common case: the word before is no cue word (checked before any other string work)
+        return 0
     colon = seg[-1] in ":=" or seg.endswith(" -")
     prev = parts[-2].strip(_STRIP).lower() if len(parts) > 1 else ""
     if not last and prev:  # "Patient :" / "by -"
@@ -145,6 +149,8 @@ _CUE_LAST_WORDS = (
     | {"named", "am"}
 )
 _LONGEST_SIGNATURE_LINE = max(len(s) for s in _SIGNATURE_LINE)
+# What `_cue` reads as the last word when the line before is a signature mark (each mark is one word).
+_SIGNATURE_LAST = frozenset(s.strip(_STRIP) for s in _SIGNATURE_LINE)
 
 
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s*|\n\s*|[-•*]\s*)\Z")
@@ -175,14 +181,21 @@ def _name_like(tok: Tok) -> bool:
     return tok.cls in NAME_LIKE
 
 
+_KNOWN = (FIRST, LAST)
+_END = operator.attrgetter("end")
+
+
 def _known(tok: Tok) -> bool:
-    return tok.cls in (FIRST, LAST)
+    return tok.cls in _KNOWN
 
 
 def _after_title_ok(tok: Tok, ambiguous: frozenset[str] = frozenset()) -> bool:
     return tok.cls in NAME_LIKE or (
         tok.cls in (MEDICAL, COMMON) and (tok.key in EPONYMS or tok.key in DRUGS or tok.key in ambiguous)
     )
+
+
+_EPONYMS_DRUGS = EPONYMS | DRUGS
 
 
 def _runs(toks: list[Tok], text: str, upper: bool, ambiguous: frozenset[str]) -> list[tuple[int, int]]:
@@ -192,13 +205,13 @@ def _runs(toks: list[Tok], text: str, upper: bool, ambiguous: frozenset[str]) ->
     while i < n:
         tok = toks[i]
         cls = tok.cls
-        # _after_title_ok(tok), or with `ambiguous` after a title; inlined: this runs for every token
-        if cls not in NAME_LIKE and not (
-            cls in (MEDICAL, COMMON)
-            and (
-                tok.key in EPONYMS
-                or tok.key in DRUGS
-                or (i and toks[i - 1].cls == TITLE and tok.key in ambiguous)
+        # _after_title_ok(tok), or with `ambiguous` after a title; inlined: this runs for every token (a class
+        # outside NAME_LIKE is TITLE, MEDICAL or COMMON)
+        if cls not in NAME_LIKE and (
+            cls == TITLE
+            or (
+                tok.key not in _EPONYMS_DRUGS
+                and not (i and toks[i - 1].cls == TITLE and tok.key in ambiguous)
             )
         ):
             i += 1
@@ -340,9 +353,11 @@ def _uncued(toks: list[Tok], i: int, j: int, text: str, upper: bool) -> list[tup
         break
     if i >= j:
         return out
-    known = [t for t in toks[i:j] if _known(t)]
-    if not known:
-        return out
+    for k in range(i, j):
+        if toks[k].cls in _KNOWN:
+            break
+    else:
+        return out  # no known name in the run
     if j - i > 4:  # a long capitalised heading: keep windows around known names
         k = i
         while k < j:
@@ -378,7 +393,24 @@ def _ordinary_opener(tok: Tok, text: str) -> bool:
         # An exam or section heading ("Neck:", "Extremities:", "Plan:") is followed by findings; after any
         # other label ("Where:", "User:", "They had 6:") a name is as likely as not.
         return label is not None and label.group(1).lower() in CLINICAL
-    return re.search(rf"(?<![^\W\d_]){re.escape(tok.word.lower())}(?![^\W\d_])", text) is not None
+    return _has_word(text, tok.word.lower())
+
+
+def _letter(c: str) -> bool:
+    """`c` is in the regex class [^\\W\\d_]: a letter, or a numeric character that is no decimal digit."""
+    return c.isalnum() and not c.isdecimal()
+
+
+def _has_word(text: str, word: str) -> bool:
+    """Whether `word` occurs in `text` (case as given) with no letter right before or after it. A literal
+    find per occurrence: a regex built per word would be compiled (or fetched from re's cache) per call."""
+    n, size = len(word), len(text)
+    i = text.find(word)
+    while i >= 0:
+        if (i == 0 or not _letter(text[i - 1])) and (i + n == size or not _letter(text[i + n])):
+            return True
+        i = text.find(word, i + 1)
+    return False
 
 
 def _last_first(text: str, toks: list[Tok], lex: Lexicon, upper: bool) -> list[tuple[int, int, float]]:
@@ -387,11 +419,12 @@ def _last_first(text: str, toks: list[Tok], lex: Lexicon, upper: bool) -> list[t
     out: list[tuple[int, int, float]] = []
     if "," not in text:
         return out
-    ends = {t.end: t for t in toks if not t.possessive}
+    ends = list(map(_END, toks))  # sorted; a possessive token never ends at a comma (its 's follows)
     for m in _COMMA_NAME.finditer(text):
-        tok = ends.get(m.start())
-        if tok is None:
+        i = bisect.bisect_left(ends, m.start())
+        if i == len(ends) or ends[i] != m.start():
             continue
+        tok = toks[i]
         last, first = tok.word, m.group(1)
         if not last[:1].isupper() or "." in last:
             continue

@@ -13,7 +13,10 @@ How a scan stays fast (`run`): few Python steps per candidate, and no rule scans
   right before it (`_CTX_PHRASES`);
 - the rules anchored at a number (phones, ages, street addresses, ZIPs after a state ...) are tried with
   one `match` per digit-token start of a combined regex (`_Combined`: each rule an optional capturing
-  lookahead, so one C-level call reports every rule that matches there);
+  lookahead, so one C-level call reports every rule that matches there), holding only the rules that can
+  start with the token's leading digit run (`_LEADING_RUN`: an age is 9x or 1xx, an SSN starts with 3);
+- what the token rules make of a token value is cached per value (`_value_cache`: HER2, V600E, 110/60
+  repeat across notes);
 - rules that need a word ("plate", "zip", a month name, "http") run only at those words: one pass finds every
   trigger word of every rule (`_trigger_positions`), and each rule is matched there (or in a window
   around it), never across the whole text;
@@ -199,7 +202,7 @@ _ASCII_DIGITS = tuple("0123456789")
 def _text_has_digit(text: str) -> bool:
     """Any digit in a whole text. On ASCII text ten memchr scans beat one regex testing every character."""
     if text.isascii():
-        return any(d in text for d in _ASCII_DIGITS)
+        return any(map(text.__contains__, _ASCII_DIGITS))
     return _ANY_DIGIT.search(text) is not None
 
 
@@ -462,34 +465,60 @@ _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _VALUE_PARTS = re.compile(r"[-./:]")
 
 
-def _context_id(lower: str, k: int, end: int) -> str | None:
-    """The type of the value lower[k:end] if a context phrase ends right before it ("MRN: 00452211")."""
-    lo = max(0, k - 40)
+# The last word of each context phrase -> the word counts of the phrases it ends, longest first (a phrase
+# longer than four words is never looked up).
+_ctx_lengths: dict[str, set[int]] = {}
+for _phrase in _CTX_PHRASES:
+    _words = _phrase.split()
+    if len(_words) <= 4:
+        _ctx_lengths.setdefault(_words[-1], set()).add(len(_words))
+_CTX_ENDINGS = {w: tuple(sorted(ns, reverse=True)) for w, ns in _ctx_lengths.items()}
+# On the reversed lower-cased text: the separators, then the word, right before a value. ([^\W\d_] is a
+# letter or a numeric character that is no decimal digit: the word can only be longer than `_word_before`'s
+# when it holds a non-ASCII character.)
+_CTX_BACK = re.compile(r"[ \t:#=.\-]*((?:[^\W\d_]|[/'])*)")
+_CTX_WORDS_REVERSED = frozenset(w[::-1] for w in _CTX_WORDS)
+
+
+def _word_before(lower: str, lo: int, k: int) -> str:
+    """The word (letters, / and ') right before the separators before `k`, not reaching below `lo`."""
     j = k
     while j > lo and lower[j - 1] in " \t:#=.-":
         j -= 1
     i2 = j
     while i2 > lo and (lower[i2 - 1].isalpha() or lower[i2 - 1] in "/'"):
         i2 -= 1
-    if lower[i2:j] not in _CTX_WORDS:
+    return lower[i2:j]
+
+
+def _context_id(lower: str, k: int, end: int, rev: str) -> str | None:
+    """The type of the value lower[k:end] if a context phrase ends right before it ("MRN: 00452211").
+    `rev` is `lower` reversed: one regex match on it finds the word before the value."""
+    lo = max(0, k - 40)
+    n = len(rev)
+    word = _CTX_BACK.match(rev, n - k, n - lo).group(1)  # type: ignore[union-attr]
+    if word not in _CTX_WORDS_REVERSED and (word.isascii() or _word_before(lower, lo, k) not in _CTX_WORDS):
         return None  # the word before the value is no context word: most numbers end here
     if any(len(part) >= 4 and part.isalpha() for part in _VALUE_PARTS.split(lower[k:end])):
         return None  # "68-year-old", "5-fu/leucovorin": words, not an identifier
-    words = [(w.group(), w.end()) for w in _CTX_WORD.finditer(lower, lo, k)]
+    found = list(_CTX_WORD.finditer(lower, lo, k))
+    words = [m.group() for m in found]
     for drop in (0, 1, 2):
-        if drop > len(words) or (drop and words[-drop][0] not in _CTX_FILLERS):
+        if drop > len(words) or (drop and words[-drop] not in _CTX_FILLERS):
             break
-        tail = words[: len(words) - drop] if drop else words
-        for n in (4, 3, 2, 1):
-            if n > len(tail):
+        last = len(words) - drop
+        if not last:
+            continue
+        for n in _CTX_ENDINGS.get(words[last - 1], ()):
+            if n > last:
                 continue
-            type_ = _CTX_PHRASES.get(" ".join(w for w, _ in tail[-n:]))
+            type_ = _CTX_PHRASES.get(" ".join(words[last - n : last]))
             if type_ is None:
                 continue
-            first_word_start = tail[-n][1] - len(tail[-n][0])
+            first_word_start = found[last - n].start()
             if first_word_start and lower[first_word_start - 1] in _ALNUM:
                 continue
-            if _CTX_SEP.match(lower, tail[-1][1], k):
+            if _CTX_SEP.match(lower, found[last - 1].end(), k):
                 return type_
     return None
 
@@ -1177,10 +1206,12 @@ class _Combined:
     position where no rule matches costs one C-level call (`m.lastindex is None`) instead of one per rule."""
 
     regex: re.Pattern[str]
-    rules: tuple[tuple[Recognizer, int, int, int], ...]  # rule, its group, its v group, its w group (0: none)
+    # rule index, rule, its group, its v group, its w group (0: none), in group order
+    rules: tuple[tuple[int, Recognizer, int, int, int], ...]
 
 
-def _combine(rules: list[Recognizer]) -> _Combined | None:
+def _combine(rules: list[Recognizer], indices: list[int] | None = None) -> _Combined | None:
+    """`rules` in one regex; `indices` numbers them (default 0, 1, ...)."""
     if not rules:
         return None
     parts = []
@@ -1193,22 +1224,85 @@ def _combine(rules: list[Recognizer]) -> _Combined | None:
     regex = re.compile("".join(parts))
     gi = regex.groupindex
     return _Combined(
-        regex, tuple((r, gi[r.name], gi.get(f"{r.name}__v", 0), gi.get(f"{r.name}__w", 0)) for r in rules)
+        regex,
+        tuple(
+            (i, r, gi[r.name], gi.get(f"{r.name}__v", 0), gi.get(f"{r.name}__w", 0))
+            for i, r in zip(indices or range(len(rules)), rules, strict=True)
+        ),
     )
 
 
-def _anchor_sets(upper: bool) -> tuple[tuple[_Combined, bool], ...]:
+def _age_run(first: str, run: int) -> bool:
+    return (first == "9" and run == 2) or (first == "1" and run == 3)
+
+
+# Which digit runs each digit-anchored rule can start with, as (first digit if "1" or "9" else "", length of
+# the run of decimal digits at the token start, 13 for 13 or more) -> possible. Read off each rule: what
+# follows its leading digits is no digit ("92 yo", "617-555-0199": a run of 3). At a token, only the rules
+# that can start with its run are tried (`_AnchorSet.for_run`).
+_LEADING_RUN: dict[str, Callable[[str, int], bool]] = {
+    "phone": lambda first, run: run == 3 or (first == "1" and run in (1, 4)),  # 617-, 1 617, 1617-
+    "phone_ctx": lambda first, run: 2 <= run <= 12,
+    "age_unit": _age_run,
+    "age_ctx": _age_run,
+    "age_sex": _age_run,
+    "age_is": _age_run,
+    "date_day_month": lambda first, run: 1 <= run <= 2,
+    "date_ordinal": lambda first, run: 1 <= run <= 2,
+    "ssn_spaced": lambda first, run: run == 3,
+    "card": lambda first, run: run == 4,
+    "street": lambda first, run: 1 <= run <= 6,
+    "street_upper": lambda first, run: 1 <= run <= 6,
+    "zip_state": lambda first, run: run == 5,
+}
+_RunShape = tuple[str, int]
+
+
+def _run_shape(text: str, start: int, end: int) -> _RunShape | None:
+    """The digit run the token text[start:end] starts with, as `_LEADING_RUN` reads it; None when a
+    non-ASCII digit could extend it (then every rule is tried)."""
+    value = text[start:end]
+    run = len(value) - len(value.lstrip("0123456789"))
+    if text[start + run : start + run + 1].isdecimal():
+        return None
+    first = value[0]
+    return (first if first in "19" else "", min(run, 13))
+
+
+class _AnchorSet:
+    """The digit-anchored rules for one subject: all in one regex (`full`), and per digit-run shape only
+    those that can start with it (built on first use; None when no rule can)."""
+
+    def __init__(self, rules: list[Recognizer]) -> None:
+        full = _combine(rules)
+        assert full is not None
+        self.full = full
+        self.rules = rules
+        self._by_run: dict[_RunShape, _Combined | None] = {}
+
+    def for_run(self, shape: _RunShape) -> _Combined | None:
+        combined = self._by_run.get(shape, self)
+        if combined is self:
+            fits = [(i, r) for i, r in enumerate(self.rules) if _LEADING_RUN[r.name](*shape)]
+            combined = self._by_run[shape] = _combine([r for _, r in fits], [i for i, _ in fits])
+        return combined  # type: ignore[return-value]
+
+
+def _anchor_sets(upper: bool) -> tuple[tuple[_AnchorSet, bool], ...]:
     """The digit-anchored rules for upper- or mixed-case text, combined per subject (lower-cased or not)."""
     rules = [
         r
         for r in RECOGNIZERS
         if r.anchor and r.name != "iban" and not (r.mixed_only if upper else r.upper_only)
     ]
+    missing = {r.name for r in rules} - set(_LEADING_RUN)
+    if missing:
+        raise ValueError(f"digit-anchored rules without a _LEADING_RUN entry: {sorted(missing)}")
     out = []
     for on_lower in (True, False):
-        combined = _combine([r for r in rules if r.lower == on_lower])
-        if combined is not None:
-            out.append((combined, on_lower))
+        subset = [r for r in rules if r.lower == on_lower]
+        if subset:
+            out.append((_AnchorSet(subset), on_lower))
     return tuple(out)
 
 
@@ -1236,6 +1330,10 @@ def digit_tokens(text: str) -> list[tuple[int, int]]:
     for m in _DIGIT_TOKEN.finditer(text):
         start, end = m.span()
         if start < last_end:
+            continue
+        if not start or text[start - 1] in " \t\n\r(,;:/=#$<>[\"'*":  # common: nothing to extend over
+            out.append((start, end))
+            last_end = end
             continue
         k = start
         while k > last_end and start - k < 8 and text[k - 1].isalnum():
@@ -1304,29 +1402,50 @@ def _token_hits(value: str) -> list[Recognizer]:
     ]
 
 
+# What the token rules make of a token value: the hits (type, score, whether it is a date_md hit, which
+# is dropped in a fraction context) and the date parts of a range, as (offset, end offset, type, score),
+# used when no hit is kept. Computed once per distinct value: values repeat across notes (HER2, V600E).
+_ValueHits = tuple[tuple[tuple[str, float, bool], ...], tuple[tuple[int, int, str, float], ...]]
+_value_cache: dict[str, _ValueHits] = {}
+
+
+def _value_hits(value: str) -> _ValueHits:
+    hits = tuple((r.type, r.score, r.name == "date_md") for r in _token_hits(value))
+    parts: list[tuple[int, int, str, float]] = []
+    if "-" in value and "/" in value:  # date ranges: "3/4/21-3/9/21", "7/22-7/25"
+        pos = 0
+        for part in value.split("-"):
+            if len(part) >= 3:
+                rec = next((r for r in _token_hits(part) if r.type == "DATE"), None)
+                if rec is not None:
+                    parts.append((pos, pos + len(part), rec.type, rec.score))
+            pos += len(part) + 1
+    if len(_value_cache) > 100_000:
+        _value_cache.clear()
+    result = _value_cache[value] = (hits, tuple(parts))
+    return result
+
+
 def _token_matches(
     text: str, lower: str, start: int, end: int, out: list[tuple[int, int, str, float]]
 ) -> None:
     value = text[start:end]
     if len(value) < 7 and value.isdigit():
         return  # doses, vitals, counts: no token rule matches a short plain number
+    cached = _value_cache.get(value)
+    hits, parts = cached if cached is not None else _value_hits(value)
     found = False
-    for rec in _token_hits(value):
-        if rec.name == "date_md" and (
+    for type_, score, md in hits:
+        if md and (
             _FRACTION_CTX.search(lower, max(0, start - 24), start)
             or _FRACTION_AFTER.match(lower, end, end + 24)
         ):
             continue
         found = True
-        out.append((start, end, rec.type, rec.score))
-    if not found and "-" in value and "/" in value:  # date ranges: "3/4/21-3/9/21", "7/22-7/25"
-        pos = start
-        for part in value.split("-"):
-            if len(part) >= 3:
-                rec = next((r for r in _token_hits(part) if r.type == "DATE"), None)
-                if rec is not None:
-                    out.append((pos, pos + len(part), rec.type, rec.score))
-            pos += len(part) + 1
+        out.append((start, end, type_, score))
+    if not found:
+        for a, b, type_, score in parts:
+            out.append((start + a, start + b, type_, score))
 
 
 _FAX_CUE = re.compile(
@@ -1347,12 +1466,13 @@ def _emit(
     subject: str,
     text: str,
     lower: str,
-    where: tuple[int, int, int],
+    m_start: int,
+    start: int,
+    end: int,
     out: list[tuple[int, int, str, float]],
 ) -> bool:
-    """Apply a rule's checks to one match (`where`: match start, identifier start and end) and keep it;
-    whether it was kept."""
-    m_start, start, end = where
+    """Apply a rule's checks to one match (that starts at `m_start`; the identifier is [start, end)) and
+    keep it; whether it was kept."""
     if rec.left and m_start and (subject[m_start - 1].isalnum() or subject[m_start - 1] == "_"):
         return False
     if rec.before is not None and not rec.before.search(subject, max(0, m_start - 24), m_start):
@@ -1360,7 +1480,11 @@ def _emit(
     if rec.validate is not None and not rec.validate(text[start:end]):
         return False
     type_ = rec.type
-    if type_ == "PHONE" and _FAX_CUE.search(lower, max(0, start - 24), start):
+    if (
+        type_ == "PHONE"
+        and lower.find("f", max(0, start - 24), start) >= 0  # every fax cue starts with "f": skip the regex
+        and _FAX_CUE.search(lower, max(0, start - 24), start)
+    ):
         type_ = "FAX"
     out.append((start, end, type_, rec.score))
     return True
@@ -1377,36 +1501,50 @@ def _where(m: re.Match[str]) -> tuple[int, int, int]:
 
 
 def _run_anchored(
-    combined: _Combined, subject: str, text: str, lower: str, starts: list[int], out: list[Any]
+    anchors: _AnchorSet,
+    subject: str,
+    text: str,
+    lower: str,
+    starts: list[int],
+    shapes: list[_RunShape | None],
+    out: list[Any],
 ) -> None:
-    """Every digit-anchored rule at every digit-token start (or at a "(" / "+" right before it)."""
-    match = combined.regex.match
-    last_end: dict[str, int] = {}
-    for k in starts:
-        m = match(subject, k)
+    """Every digit-anchored rule at every digit-token start (or at a "(" / "+" right before it); `shapes`
+    holds the digit run each token starts with (`_run_shape`)."""
+    full = anchors.full
+    last_end = [-1] * len(full.rules)  # per rule: where its last match ended (a rule's matches never overlap)
+    for k, shape in zip(starts, shapes, strict=True):
         if k and subject[k - 1] in "(+":  # "(617) 555-0199", "+1 617 ...": a rule may start one or two back
-            tries = [match(subject, k - 1), m]
+            match = full.regex.match
+            tries = [match(subject, k - 1), match(subject, k)]
             if k > 1 and subject[k - 2] == "+":
                 tries.insert(1, match(subject, k - 2))
-            _take_first(combined, tries, k, last_end, subject, text, lower, out)
+            _take_first(full, tries, k, last_end, subject, text, lower, out)
             continue
-        if m.lastindex is None:
+        combined = full if shape is None else anchors.for_run(shape)
+        if combined is None:
+            continue  # no rule can start with this digit run ("2", "1500000000000")
+        m = combined.regex.match(subject, k)
+        last = m.lastindex  # type: ignore[union-attr]
+        if last is None:
             continue  # no rule matches here: the common case, one C call
-        regs = m.regs
-        for rec, group, v, w in combined.rules:
+        regs = m.regs  # type: ignore[union-attr]
+        for i, rec, group, v, w in combined.rules:
+            if group > last:
+                break  # `last` is the group of the last rule that matched (or one inside it)
             m_start, m_end = regs[group]
-            if m_start < 0 or k < last_end.get(rec.name, -1):
+            if m_start < 0 or k < last_end[i]:
                 continue
-            last_end[rec.name] = m_end
+            last_end[i] = m_end
             span = regs[v] if v and regs[v][0] >= 0 else regs[w] if w and regs[w][0] >= 0 else regs[group]
-            _emit(rec, subject, text, lower, (m_start, *span), out)
+            _emit(rec, subject, text, lower, m_start, *span, out)
 
 
 def _take_first(
     combined: _Combined,
     tries: list[re.Match[str]],
     k: int,
-    last_end: dict[str, int],
+    last_end: list[int],
     subject: str,
     text: str,
     lower: str,
@@ -1415,8 +1553,8 @@ def _take_first(
     """Each rule's first match among `tries` (matches at k-1, k-2, k), as if the rule were tried alone."""
     if all(t.lastindex is None for t in tries):
         return
-    for rec, group, v, w in combined.rules:
-        if k < last_end.get(rec.name, -1):
+    for i, rec, group, v, w in combined.rules:
+        if k < last_end[i]:
             continue
         for t in tries:
             regs = t.regs
@@ -1425,9 +1563,9 @@ def _take_first(
         else:
             continue
         m_start, m_end = regs[group]
-        last_end[rec.name] = m_end
+        last_end[i] = m_end
         span = regs[v] if v and regs[v][0] >= 0 else regs[w] if w and regs[w][0] >= 0 else regs[group]
-        _emit(rec, subject, text, lower, (m_start, *span), out)
+        _emit(rec, subject, text, lower, m_start, *span, out)
 
 
 def _trigger_positions(lower: str, upper: bool) -> dict[str, list[tuple[int, int]]]:
@@ -1473,7 +1611,7 @@ def _run_triggered(
             if start < last_end:
                 continue
             m = rec.regex.match(subject, start)
-            if m is not None and _emit(rec, subject, text, lower, _where(m), out):
+            if m is not None and _emit(rec, subject, text, lower, *_where(m), out):
                 last_end = m.end()  # a rejected match ("discussed with wife, anna") hides no later trigger
         return
     windows: list[list[int]] = []
@@ -1487,7 +1625,7 @@ def _run_triggered(
         for m in rec.regex.finditer(subject, lo, hi):
             if m.start() >= last_end:
                 last_end = m.end()
-                _emit(rec, subject, text, lower, _where(m), out)
+                _emit(rec, subject, text, lower, *_where(m), out)
 
 
 def _ipv6_windows(lower: str) -> list[tuple[int, int]]:
@@ -1559,26 +1697,30 @@ def run(text: str, upper: bool, lower: str | None = None) -> list[tuple[int, int
     out: list[tuple[int, int, str, float]] = []
     has_digit = _text_has_digit(text)
     if has_digit:
+        rev = lower[::-1]  # for _context_id
         digit_starts: list[int] = []
+        digit_shapes: list[_RunShape | None] = []
         alpha_starts: list[int] = []
         for start, end in digit_tokens(text):
             if text[start].isdigit():
                 digit_starts.append(start)
+                digit_shapes.append(_run_shape(text, start, end))
             else:
                 alpha_starts.append(start)
             if end - start < 3:
                 continue
             if end - start <= 41:
-                ctx = _context_id(lower, start, end)
+                ctx = _context_id(lower, start, end, rev)
                 if ctx is not None:
                     out.append((start, end, ctx, _CTX_SCORES[ctx]))
             _token_matches(text, lower, start, end, out)
         if digit_starts:
-            for combined, on_lower in _ANCHOR_SETS[upper]:
-                _run_anchored(combined, lower if on_lower else text, text, lower, digit_starts, out)
+            for anchors, on_lower in _ANCHOR_SETS[upper]:
+                subject = lower if on_lower else text
+                _run_anchored(anchors, subject, text, lower, digit_starts, digit_shapes, out)
         if alpha_starts:
             for m in _anchored_single(_IBAN.regex, lower, alpha_starts):
-                _emit(_IBAN, lower, text, lower, _where(m), out)
+                _emit(_IBAN, lower, text, lower, *_where(m), out)
     if "@" in lower:
         out.extend(_emails(lower))
     out.extend(_domains(lower))
@@ -1590,7 +1732,7 @@ def run(text: str, upper: bool, lower: str | None = None) -> list[tuple[int, int
     for rec in _OTHER_RULES[upper]:
         if rec.digits and not has_digit:
             continue
-        if rec.triggers and not any(t in lower for t in rec.triggers):
+        if rec.triggers and not any(map(lower.__contains__, rec.triggers)):
             continue
         subject = lower if rec.lower else text
         if rec.near is not None:
@@ -1600,7 +1742,7 @@ def run(text: str, upper: bool, lower: str | None = None) -> list[tuple[int, int
         else:
             matches = rec.regex.finditer(subject)
         for m in matches:
-            _emit(rec, subject, text, lower, _where(m), out)
+            _emit(rec, subject, text, lower, *_where(m), out)
     return out
 
 

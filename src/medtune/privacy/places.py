@@ -8,6 +8,7 @@ codes have structure and live in patterns.py.
 from __future__ import annotations
 
 import bisect
+import operator
 import re
 
 from medtune.privacy.dictionaries import Lexicon, fold
@@ -94,6 +95,7 @@ _GENERIC = words(
 )
 _REGION = frozenset({"county", "parish", "borough"})
 _SUFFIX_WORDS = _REGION | frozenset(_FACILITY)
+_END = operator.attrgetter("end")
 
 
 def _is_place_word(tok: Tok, ambiguous: frozenset[str] = frozenset()) -> bool:
@@ -215,7 +217,7 @@ def find_places(
     out: list[tuple[int, int, float]] = []
     if not toks:
         return out  # every rule below starts from a capitalised word
-    ends = [t.end for t in toks]
+    ends = list(map(_END, toks))
     # "City, ST [ZIP]"
     regex = _STATE_AFTER_COMMA_UPPER if upper else _STATE_AFTER_COMMA
     for m in regex.finditer(text) if "," in text else ():
@@ -249,21 +251,39 @@ def find_places(
         start = toks[i - n + 1].start
         score = 0.95 if has_zip else (0.85 if len(st) > 2 or n > 1 or last_key in lex.big_cities else 0.75)
         out.append((start, toks[i].end, score))
-    # One pass over the capitalised words; each rule below looks only at words that can start or end it.
+    # One pass over the capitalised words; each rule below looks only at words that can start or end it
+    # (facility and county suffixes and first words of cities: one dictionary look-up per word).
     if lower is None:
         lower = text.lower()
-    city_first = lex.city_first_words
     big_first = _big_first_words(lex)
+    roles = _place_roles(lex)
     for i, tok in enumerate(toks):
-        key = tok.key
-        if key in _SUFFIX_WORDS:
-            _facility_or_county(toks, i, text, lex, upper, out)
+        role = roles.get(tok.key)
+        if role is not None:
+            if role & _SUFFIX_ROLE:
+                _facility_or_county(toks, i, text, lex, upper, out)
+            if role & _CITY_ROLE and tok.cls != TITLE:
+                _city(toks, i, text, lower, lex, upper, big_first, out)
         start = tok.start
         if start > 2 and lower[start - 1] in " \t" and lower.endswith(_STRONG_ENDINGS, 0, start):
             _after_strong_cue(toks, i, text, lower, out)
-        if key in city_first and tok.cls != TITLE:
-            _city(toks, i, text, lower, lex, upper, big_first, out)
     return out
+
+
+_SUFFIX_ROLE, _CITY_ROLE = 1, 2
+# id(lexicon) -> (that lexicon, its roles); holding the lexicon keeps its id from being reused
+_ROLES: dict[int, tuple[Lexicon, dict[str, int]]] = {}
+
+
+def _place_roles(lex: Lexicon) -> dict[str, int]:
+    """Word -> what it can be in a place name: a facility or county suffix, the first word of a city, both."""
+    cached = _ROLES.get(id(lex))
+    if cached is None or cached[0] is not lex:
+        roles = {w: _CITY_ROLE for w in lex.city_first_words}
+        for w in _SUFFIX_WORDS:
+            roles[w] = roles.get(w, 0) | _SUFFIX_ROLE
+        cached = _ROLES[id(lex)] = (lex, roles)
+    return cached[1]
 
 
 def _facility_or_county(

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from medtune.privacy import exclusions, names, patterns, places, tokens
 from medtune.privacy.dictionaries import lexicon
-from medtune.privacy.spans import TYPES, PhiSpan, resolve_tuples
+from medtune.privacy.spans import TYPES, PhiSpan, new_span, resolve_tuples
 
 __all__ = ["TYPES", "PhiScanner", "PhiSpan", "ScannerConfig", "scanner_version"]
 
@@ -125,7 +125,7 @@ class PhiScanner:
         kept = [r for r in raw if r[3] >= min_score and r[1] > r[0] and r[2] in types]
         if allow:
             kept = [r for r in kept if text[r[0] : r[1]] not in allow]
-        return [PhiSpan(s, e, t, text[s:e], sc) for s, e, t, sc in resolve_tuples(kept)]
+        return [new_span(s, e, t, text[s:e], sc) for s, e, t, sc in resolve_tuples(kept)]
 
     def counts(self, text: str) -> dict[str, int]:
         out: dict[str, int] = {}

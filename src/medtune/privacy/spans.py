@@ -67,6 +67,14 @@ class PhiSpan:
         return asdict(self)
 
 
+def new_span(start: int, end: int, type_: str, text: str, score: float) -> PhiSpan:
+    """PhiSpan(start, end, type_, text, score), built without the frozen dataclass's __init__ (one
+    object.__setattr__ call per field): the scanner makes one per finding."""
+    span = object.__new__(PhiSpan)
+    span.__dict__.update(start=start, end=end, type=type_, text=text, score=score)
+    return span
+
+
 def resolve_overlaps(spans: list[PhiSpan]) -> list[PhiSpan]:
     """Sorted, non-overlapping spans: of two that overlap, keep the higher score, then the more specific type,
     then the longer one. Greedy over candidates ranked best first."""
@@ -80,16 +88,19 @@ def resolve_tuples(spans: list[tuple[int, int, str, float]]) -> list[tuple[int, 
     if len(spans) < 2:
         return list(spans)
     priority = TYPE_PRIORITY.get
-    ranked = sorted(set(spans), key=lambda s: (-s[3], -priority(s[2], 0), s[0] - s[1], s[0]))
+    # Best first: higher score, then more specific type, then longer, then earlier. The rank is decorated
+    # onto each span (a plain tuple sort, no key function called per span); equal ranks are equal spans.
+    ranked = sorted({(-sc, -priority(t, 0), s - e, s, e, t, sc) for s, e, t, sc in spans})
     starts: list[int] = []  # taken intervals, sorted and disjoint
     ends: list[int] = []
     taken = []
-    for span in ranked:
-        i = bisect.bisect_left(ends, span[0] + 1)  # first taken interval ending after span start
-        if i < len(starts) and starts[i] < span[1]:
+    bisect_left = bisect.bisect_left
+    for _, _, _, start, end, type_, score in ranked:
+        i = bisect_left(ends, start + 1)  # first taken interval ending after span start
+        if i < len(starts) and starts[i] < end:
             continue
-        starts.insert(i, span[0])
-        ends.insert(i, span[1])
-        taken.append(span)
+        starts.insert(i, start)
+        ends.insert(i, end)
+        taken.append((start, end, type_, score))
     taken.sort()
     return taken

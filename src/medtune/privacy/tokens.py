@@ -39,6 +39,9 @@ class Tok:
     possessive: bool
 
 
+# (word without a possessive 's, folded key, class, had a possessive 's, class is a name class)
+_Entry = tuple[str, str, str, bool, bool]
+
 _NOT_UPPER = bytes(c for c in range(256) if not 65 <= c <= 90)
 _NOT_LOWER = bytes(c for c in range(256) if not 97 <= c <= 122)
 
@@ -60,6 +63,8 @@ class Tokenizer:
         # One cache per text case (upper-case text reads acronyms differently), keyed by the word alone:
         # a plain string key is cheaper to hash than a (word, upper) tuple, and this runs for every token.
         self._caches: dict[bool, dict[str, tuple[str, str]]] = {True: {}, False: {}}
+        # The same per word as matched (a possessive 's included): what tokenize needs, in one look-up.
+        self._entries: dict[bool, dict[str, _Entry]] = {True: {}, False: {}}
 
     def classify(self, word: str, upper: bool) -> tuple[str, str]:
         cache = self._caches[upper]
@@ -103,24 +108,31 @@ class Tokenizer:
         cache[word] = (key, cls)
         return key, cls
 
+    def _entry(self, raw: str, upper: bool) -> _Entry:
+        """What a matched word stands for, cached by the word as matched (with any possessive 's)."""
+        entries = self._entries[upper]
+        word, possessive = raw, False
+        if raw[-1] in "sS" and len(raw) > 2 and raw[-2] in "'’":
+            word, possessive = raw[:-2], True
+        key, cls = self.classify(word, upper)
+        if len(entries) > 200_000:
+            entries.clear()
+        entry = entries[raw] = (word, key, cls, possessive, cls in _NAME_CLASSES)
+        return entry
+
     def tokenize(self, text: str, upper: bool) -> list[Tok]:
         toks: list[Tok] = []
         append = toks.append
-        cache = self._caches[upper]
-        classify = self.classify
+        entries = self._entries[upper]
         followers = EPONYM_FOLLOWERS.match
-        name_classes = _NAME_CLASSES
         for m in (_CAP_WORD_ASCII if text.isascii() else _CAP_WORD).finditer(text):
-            word = m.group()
+            raw = m.group()
+            entry = entries.get(raw)
+            word, key, cls, possessive, named = entry if entry is not None else self._entry(raw, upper)
             start, end = m.span()
-            possessive = False
-            if word[-1] in "sS" and len(word) > 2 and word[-2] in "'’":
-                word = word[:-2]
+            if possessive:
                 end -= 2
-                possessive = True
-            cached = cache.get(word)
-            key, cls = cached if cached is not None else classify(word, upper)
-            if cls in name_classes and followers(text, end):
+            if named and followers(text, end):
                 cls = MEDICAL  # Wilson's disease, Murphy's sign, Down syndrome
             append(Tok(start, end, word, key, cls, possessive))
         return toks
