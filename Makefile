@@ -38,7 +38,7 @@ repro: install
 bench: bench-train bench-eval bench-phi bench-policy
 
 bench-train: install
-	$(BIN)/python bench/train_speed.py
+	$(BIN)/python bench/train_speed.py --rounds 3
 
 bench-eval: install
 	$(BIN)/python bench/eval_speed.py
