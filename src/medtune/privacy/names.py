@@ -249,7 +249,6 @@ def find_names(
         cue = 2 if titled else _cue(text, first.start)
         strong = cue == 2
         weak = cue in (1, 3)
-        run = toks[i:j]
         if titled and not _name_like(first):
             if first.key in lex.ambiguous or first.key in EPONYMS or first.key in DRUGS:
                 k = 1
@@ -259,6 +258,7 @@ def find_names(
                 continue
             strong = cue = 0
         if strong:
+            run = toks[i:j]
             k = _accept_cued(run, upper)
             if k:
                 out.append(_span(toks, i, i + k, 0.95 if titled else 0.9))
@@ -266,6 +266,7 @@ def find_names(
                     out.extend(_uncued(toks, i + k, j, text, upper))
                 continue
         if weak:
+            run = toks[i:j]
             k = _accept_cued(run, upper, kin=cue == 3)
             unknown_start = run[0].cls == UNKNOWN or (
                 run[0].cls == INITIAL and len(run) > 1 and run[1].cls == UNKNOWN
@@ -320,6 +321,11 @@ def _accept_cued(run: list[Tok], upper: bool, kin: bool = False) -> int:
 
 def _uncued(toks: list[Tok], i: int, j: int, text: str, upper: bool) -> list[tuple[int, int, float]]:
     out: list[tuple[int, int, float]] = []
+    for k in range(i, j):
+        if toks[k].cls in _KNOWN:
+            break
+    else:
+        return out  # every rule below keeps only spans around a known name (most runs hold none)
     if upper:
         k = i
         while k < j:
@@ -351,13 +357,7 @@ def _uncued(toks: list[Tok], i: int, j: int, text: str, upper: bool) -> list[tup
             i += 1
             continue
         break
-    if i >= j:
-        return out
-    for k in range(i, j):
-        if toks[k].cls in _KNOWN:
-            break
-    else:
-        return out  # no known name in the run
+    # (the trim stops at a known name, so the run still holds one)
     if j - i > 4:  # a long capitalised heading: keep windows around known names
         k = i
         while k < j:

@@ -108,8 +108,8 @@ class PhiScanner:
         raw: list[tuple[int, int, str, float]] = patterns.run(text, upper, lower)
         toks = self._tokenizer.tokenize(text, upper)
         lex = self.lexicon
-        raw.extend((s, e, "NAME", sc) for s, e, sc in names.find_names(text, toks, lex, upper, lower))
-        raw.extend((s, e, "LOCATION", sc) for s, e, sc in places.find_places(text, toks, lex, upper, lower))
+        raw += [(s, e, "NAME", sc) for s, e, sc in names.find_names(text, toks, lex, upper, lower)]
+        raw += [(s, e, "LOCATION", sc) for s, e, sc in places.find_places(text, toks, lex, upper, lower)]
         if self._ner is not None:
             raw.extend(self._ner(text))
         for type_, needle in self._deny:

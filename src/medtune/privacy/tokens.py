@@ -126,12 +126,11 @@ class Tokenizer:
         entries = self._entries[upper]
         followers = EPONYM_FOLLOWERS.match
         for m in (_CAP_WORD_ASCII if text.isascii() else _CAP_WORD).finditer(text):
-            raw = m.group()
+            raw = m[0]
             entry = entries.get(raw)
             word, key, cls, possessive, named = entry if entry is not None else self._entry(raw, upper)
-            start, end = m.span()
-            if possessive:
-                end -= 2
+            start = m.start()
+            end = start + len(word)  # a possessive 's is not part of the word
             if named and followers(text, end):
                 cls = MEDICAL  # Wilson's disease, Murphy's sign, Down syndrome
             append(Tok(start, end, word, key, cls, possessive))
