@@ -61,21 +61,20 @@ def causal_allowed(query_pos: torch.Tensor, width: int) -> torch.Tensor:
 
 
 def last_layer_at(
-    layers: Any,
+    layer: Any,
     final_norm: Any,
     hidden: torch.Tensor,
     query_pos: torch.Tensor,
     allowed: torch.Tensor,
     position_embeddings: tuple[torch.Tensor, torch.Tensor],
 ) -> torch.Tensor:
-    """The last decoder layer + final norm with queries only at `query_pos` ([n, m]): [n, m, hidden].
+    """The decoder's last `layer` + final norm with queries only at `query_pos` ([n, m]): [n, m, hidden].
 
     `hidden` is the last layer's input ([n, width, hidden]), `allowed` a boolean [n, 1, m, width] mask of the
     keys each query may see.
     """
     from transformers.models.llama.modeling_llama import rotate_half  # also Mistral's and Qwen2's
 
-    layer = layers[-1]
     attn = layer.self_attn
     n, width, size = hidden.shape
     m = query_pos.shape[1]

@@ -80,16 +80,14 @@ def _can_trim_last_layer(model: torch.nn.Module, decoder: torch.nn.Module, input
     return window is None or window >= inputs["input_ids"].shape[1]
 
 
-def _trained_states(
-    model: torch.nn.Module, decoder: torch.nn.Module, inputs: dict[str, Any], rows: torch.Tensor
-) -> torch.Tensor:
+def _trained_states(decoder: torch.nn.Module, inputs: dict[str, Any], rows: torch.Tensor) -> torch.Tensor:
     """Final hidden states at the `rows` positions ([batch, seq] mask), in row-major order, with the last
     layer evaluated only there."""
     layers = decoder.layers
     hidden, kwargs = run_until_last_layer(lambda: decoder(**inputs, use_cache=False), layers)
     query_pos, valid = selected_positions(rows)
     allowed = causal_allowed(query_pos, hidden.shape[1])
-    out = last_layer_at(layers, decoder.norm, hidden, query_pos, allowed, kwargs["position_embeddings"])
+    out = last_layer_at(layers[-1], decoder.norm, hidden, query_pos, allowed, kwargs["position_embeddings"])
     return out[valid]  # positions come in order within each row: the order of hidden[rows]
 
 
@@ -103,7 +101,7 @@ def _trained_logits(model: torch.nn.Module, inputs: dict[str, Any], keep: torch.
     rows = torch.zeros((keep.shape[0], keep.shape[1] + 1), dtype=torch.bool, device=keep.device)
     rows[:, :-1] = keep  # positions whose final hidden state reaches the loss
     if _can_trim_last_layer(model, decoder, inputs):
-        return head(_trained_states(model, decoder, inputs, rows))
+        return head(_trained_states(decoder, inputs, rows))
     with _last_mlp_only_at(decoder, rows):
         return head(decoder(**inputs, use_cache=False).last_hidden_state[:, :-1][keep])
 

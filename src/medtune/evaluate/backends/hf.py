@@ -358,7 +358,7 @@ class HFBackend:
             allowed = mask[:, 0].gather(1, query_pos[:, :, None].expand(n, m, width))[:, None]
         decoder = self._parts[0]
         out = last_layer_at(
-            self._layers, decoder.norm, hidden, query_pos, allowed, kwargs["position_embeddings"]
+            self._layers[-1], decoder.norm, hidden, query_pos, allowed, kwargs["position_embeddings"]
         )
         return out[torch.tensor(rows, device=self.device), torch.tensor(slots, device=self.device)]
 
