@@ -916,7 +916,7 @@ _add(
     left=True,
 )
 
-_IBAN_COUNTRIES = frozenset(
+_IBAN_COUNTRIES: frozenset[str] = frozenset(  # annotated: a validator above refers to it
     [
         "AD",
         "AE",
@@ -1323,9 +1323,9 @@ def _token_matches(
         pos = start
         for part in value.split("-"):
             if len(part) >= 3:
-                rec = next((r for r in _token_hits(part) if r.type == "DATE"), None)
-                if rec is not None:
-                    out.append((pos, pos + len(part), rec.type, rec.score))
+                date_rec = next((r for r in _token_hits(part) if r.type == "DATE"), None)
+                if date_rec is not None:
+                    out.append((pos, pos + len(part), date_rec.type, date_rec.score))
             pos += len(part) + 1
 
 
@@ -1384,10 +1384,15 @@ def _run_anchored(
     last_end: dict[str, int] = {}
     for k in starts:
         m = match(subject, k)
+        assert m is not None  # every rule is an optional group: the combined regex matches everywhere
         if k and subject[k - 1] in "(+":  # "(617) 555-0199", "+1 617 ...": a rule may start one or two back
-            tries = [match(subject, k - 1), m]
+            back = match(subject, k - 1)
+            assert back is not None
+            tries = [back, m]
             if k > 1 and subject[k - 2] == "+":
-                tries.insert(1, match(subject, k - 2))
+                back2 = match(subject, k - 2)
+                assert back2 is not None
+                tries.insert(1, back2)
             _take_first(combined, tries, k, last_end, subject, text, lower, out)
             continue
         if m.lastindex is None:
