@@ -139,6 +139,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help="also write the results as JSON here")
     args = parser.parse_args()
 
+    from medtune.privacy import _native
     from medtune.privacy.evaluate import load_gold
     from medtune.privacy.scanner import PhiScanner, scanner_version
     from medtune.privacy.synth import generate_corpus
@@ -183,6 +184,8 @@ def main() -> int:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "medtune_scanner": scanner_version(),
+        # the hot modules compiled by mypyc (setup.py) or pure Python (no build, or MEDTUNE_PURE_PYTHON=1)
+        "medtune_compiled": _native.NATIVE,
         "load_average_start": [round(x, 2) for x in os.getloadavg()],
         "sets": {},
     }
@@ -230,6 +233,7 @@ def main() -> int:
     results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     loads = results["load_average_start"], results["load_average_end"]
     print(f"\nload average (1, 5, 15 min): start {loads[0]}, end {loads[1]}")
+    print(f"medtune hot modules: {'compiled (mypyc)' if _native.NATIVE else 'pure Python'}")
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1) + "\n")

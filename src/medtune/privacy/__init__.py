@@ -8,3 +8,6 @@ Modules, one job each: `spans` (the span and type list), `patterns` (regex recog
 `evaluate` (span precision/recall/F2), `synth` (labelled synthetic notes), `ner` (optional NER back end),
 `cli` (`medtune phi`). Imports are light: no torch anywhere here.
 """
+
+# Before any submodule: choose the compiled or the pure-Python build of the scanner's hot modules.
+from medtune.privacy import _native  # noqa: F401

@@ -256,7 +256,7 @@ def find_names(
                     k += 1
                 out.append(_span(toks, i, i + k, 0.95))  # Dr. Ward, Dr. Foley
                 continue
-            strong = cue = 0
+            strong, cue = False, 0
         if strong:
             run = toks[i:j]
             k = _accept_cued(run, upper)

@@ -945,7 +945,7 @@ _add(
     left=True,
 )
 
-_IBAN_COUNTRIES = frozenset(
+_IBAN_COUNTRIES: frozenset[str] = frozenset(  # annotated: a validator above refers to it
     [
         "AD",
         "AE",
@@ -1515,10 +1515,9 @@ def _run_anchored(
     last_end = [-1] * len(full.rules)  # per rule: where its last match ended (a rule's matches never overlap)
     for k, shape in zip(starts, shapes, strict=True):
         if k and subject[k - 1] in "(+":  # "(617) 555-0199", "+1 617 ...": a rule may start one or two back
-            match = full.regex.match
-            tries = [match(subject, k - 1), match(subject, k)]
+            tries = [_always(full, subject, k - 1), _always(full, subject, k)]
             if k > 1 and subject[k - 2] == "+":
-                tries.insert(1, match(subject, k - 2))
+                tries.insert(1, _always(full, subject, k - 2))
             _take_first(full, tries, k, last_end, subject, text, lower, out)
             continue
         combined = full if shape is None else anchors.for_run(shape)
@@ -1536,8 +1535,15 @@ def _run_anchored(
             if m_start < 0 or k < last_end[i]:
                 continue
             last_end[i] = m_end
-            span = regs[v] if v and regs[v][0] >= 0 else regs[w] if w and regs[w][0] >= 0 else regs[group]
-            _emit(rec, subject, text, lower, m_start, *span, out)
+            start, end = regs[v] if v and regs[v][0] >= 0 else regs[w] if w and regs[w][0] >= 0 else regs[group]
+            _emit(rec, subject, text, lower, m_start, start, end, out)
+
+
+def _always(combined: _Combined, subject: str, k: int) -> re.Match[str]:
+    """The combined regex at k: it always matches (every rule in it is an optional lookahead)."""
+    m = combined.regex.match(subject, k)
+    assert m is not None
+    return m
 
 
 def _take_first(
@@ -1564,8 +1570,8 @@ def _take_first(
             continue
         m_start, m_end = regs[group]
         last_end[i] = m_end
-        span = regs[v] if v and regs[v][0] >= 0 else regs[w] if w and regs[w][0] >= 0 else regs[group]
-        _emit(rec, subject, text, lower, m_start, *span, out)
+        start, end = regs[v] if v and regs[v][0] >= 0 else regs[w] if w and regs[w][0] >= 0 else regs[group]
+        _emit(rec, subject, text, lower, m_start, start, end, out)
 
 
 def _trigger_positions(lower: str, upper: bool) -> dict[str, list[tuple[int, int]]]:

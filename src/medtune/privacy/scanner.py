@@ -15,6 +15,7 @@ import hashlib
 import inspect
 import re
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -74,11 +75,20 @@ def scanner_version() -> str:
 
     digest = hashlib.sha256()
     for module in (patterns, names, places, tokens, exclusions):
-        digest.update(inspect.getsource(module).encode())
+        digest.update(_source(module).encode())
     for pkg in ("faker", "zipcodes"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             digest.update(f"{pkg}={metadata.version(pkg)}".encode())
     return f"{SCANNER_VERSION}+{digest.hexdigest()[:12]}"
+
+
+def _source(module: ModuleType) -> str:
+    """A module's source text, also when it runs compiled by mypyc (`__file__` is then the extension, and
+    inspect cannot read it): the .py installed beside it, which it was built from."""
+    path = Path(module.__file__ or "")
+    if path.suffix == ".py":
+        return inspect.getsource(module)
+    return path.with_name(module.__name__.rpartition(".")[2] + ".py").read_text(encoding="utf-8")
 
 
 class PhiScanner:
