@@ -6,17 +6,28 @@ STAMP  := $(VENV)/.medtune-installed
 # Extra pip arguments for torch, e.g. an index with CPU-only wheels on a machine without one on disk.
 TORCH_PIP_ARGS ?=
 
-.PHONY: install demo test lint repro bench bench-train bench-eval bench-phi bench-policy clean
+.PHONY: install native demo test lint repro bench bench-train bench-eval bench-phi bench-policy clean
 
-$(STAMP): pyproject.toml
+# The PHI scanner's hot modules, compiled with mypyc by setup.py when a C compiler is available.
+HOT    := $(addprefix src/medtune/privacy/,tokens.py patterns.py names.py places.py)
+NATIVE := $(VENV)/.medtune-native
+
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first and pinned in every later step, so no dependency can pull a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0 $(TORCH_PIP_ARGS)
 	$(BIN)/pip install --quiet -e '.[dev]' torch==2.13.0
-	touch $(STAMP)
+	touch $(STAMP) $(NATIVE)
 
-install: $(STAMP)
+# After an edit to a hot module: rebuild its compiled form (until then the pure-Python source runs).
+$(NATIVE): $(STAMP) $(HOT)
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(NATIVE)
+
+install: $(STAMP) $(NATIVE)
+
+native: $(NATIVE)
 
 demo: install
 	$(BIN)/medtune run configs/quickstart.yaml
@@ -50,4 +61,4 @@ bench-policy: install
 	$(BIN)/python bench/policy_speed.py
 
 clean:
-	rm -rf runs .medtune bench/results .pytest_cache
+	rm -rf runs .medtune bench/results .pytest_cache build

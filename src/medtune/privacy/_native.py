@@ -71,7 +71,7 @@ def _select() -> bool:
         changed = ", ".join(f"{m}.py" for m in stale)
         warnings.warn(
             f"medtune.privacy: {changed} changed after the mypyc build; using the pure-Python modules "
-            "(slower; `pip install -e .` rebuilds them)",
+            "(slower; `make native` or `pip install -e .` rebuilds them)",
             RuntimeWarning,
             stacklevel=2,
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import operator
 import re
+from typing import Final
 
 from medtune.privacy.dictionaries import Lexicon, fold
 from medtune.privacy.exclusions import ABBREVIATIONS, CLINICAL, DRUGS, EPONYMS, NOT_A_NAME, words
@@ -30,11 +31,11 @@ from medtune.privacy.tokens import (
     Tok,
 )
 
-_GAP_OK = re.compile(r"\.?[ \t]{1,3}\Z|\.\Z")
-_PARTICLE_GAP = re.compile(
+_GAP_OK: Final = re.compile(r"\.?[ \t]{1,3}\Z|\.\Z")
+_PARTICLE_GAP: Final = re.compile(
     r"[ \t]+(?:van|von|der|den|de|del|della|di|da|du|la|le|bin|ben|ibn|al|el|dos|das)[ \t]+\Z"
 )
-_LABELS = words(
+_LABELS: Final = words(
     """
     name patient pt to from attn attention re cc attending resident intern fellow physician surgeon
     provider pcp doctor md nurse rn lpn np pa cna contact nok guarantor subscriber insured informant
@@ -44,7 +45,7 @@ _LABELS = words(
     pharmacist dentist counselor
     """
 )
-_STRONG_BIGRAMS = frozenset(
+_STRONG_BIGRAMS: Final = frozenset(
     f"{a} {b}"
     for a in [
         "signed",
@@ -83,12 +84,14 @@ _STRONG_BIGRAMS = frozenset(
     ]
     for b in ("by", "with", "to")
 )
-_STRONG_WORDS = frozenset(
+_STRONG_WORDS: Final = frozenset(
     ["dear", "sincerely", "regards", "respectfully", "thanks", "cordially", "hi", "hello"]
 )
 # "my name is X", "I'm X", "named X", "call me X": a self-introduction or naming phrase right before.
-_NAMING_BIGRAMS = frozenset(["name is", "i'm", "i am", "named", "me", "calls me", "call me", "known as"])
-_WEAK_WORDS = words(
+_NAMING_BIGRAMS: Final = frozenset(
+    ["name is", "i'm", "i am", "named", "me", "calls me", "call me", "known as"]
+)
+_WEAK_WORDS: Final = words(
     """
     patient pt son daughter wife husband mother father mom dad brother sister granddaughter grandson
     grandmother grandfather niece nephew aunt uncle cousin friend neighbor neighbour roommate boyfriend
@@ -96,44 +99,51 @@ _WEAK_WORDS = words(
     notified informed told asked thanked d/w s/w and for of named nee née aka alias w/
     """
 )
-_KIN_WORDS = words(
+_KIN_WORDS: Final = words(
     """
     son daughter wife husband mother father mom dad brother sister granddaughter grandson grandmother
     grandfather niece nephew aunt uncle cousin spouse partner fiance fiancee boyfriend girlfriend
     caregiver guardian
     """
 )
-_CUE_WORDS = re.compile(r"[a-zé/]+")
-_SIGNATURE_LINE = frozenset({"--", "-", "—", "/s/", "---", "----", "e-signed", "esigned", "x"})
+_CUE_WORDS: Final = re.compile(r"[a-zé/]+")
+_SIGNATURE_LINE: Final = frozenset({"--", "-", "—", "/s/", "---", "----", "e-signed", "esigned", "x"})
 
 
-_STRIP = ",.;:()[]\"'=-"
+_STRIP: Final = ",.;:()[]\"'=-"
 
 
 def _cue(text: str, start: int) -> int:
     """2: a strong name cue ends right before `start`; 3: a kinship word; 1: a weak one; 0: none."""
     lo = max(0, start - 40)
-    seg = text[lo:start].rstrip()
-    if not seg:
-        return 0
-    parts = seg.rsplit(None, 2)
+    # This runs for every run of capitalised words, and nearly always the word before is no cue: look at that
+    # word alone first (rsplit ignores trailing blanks, and with maxsplit=1 builds one string fewer).
+    parts = text[lo:start].rsplit(None, 1)
+    if not parts:
+        return 0  # nothing but blanks before
     last = parts[-1].strip(_STRIP).lower()
-    if last and last not in _CUE_LAST_WORDS and last not in _SIGNATURE_LAST:
+    if last and last not in _CUE_OR_SIGNATURE_LAST:
         return 0  # the common case: the word before is no cue word nor a signature mark
-    line = text[text.rfind("\n", lo, start) + 1 or lo : start].strip()
-    if len(line) <= _LONGEST_SIGNATURE_LINE and line.lower() in _SIGNATURE_LINE:
-        return 2
-    if last and last not in _CUE_LAST_WORDS:
-        return 0
+    if last in _SIGNATURE_LAST:
+        # A signature mark alone on its line (that line is then the word `last` came from, so only a word
+        # that strips to a mark's stripped form can be one).
+        line = text[text.rfind("\n", lo, start) + 1 or lo : start].strip()
+        if len(line) <= _LONGEST_SIGNATURE_LINE and line.lower() in _SIGNATURE_LINE:
+            return 2
+        if last and last not in _CUE_LAST_WORDS:
+            return 0
+    seg = text[lo:start].rstrip()
+    parts = seg.rsplit(None, 2)
     colon = seg[-1] in ":=" or seg.endswith(" -")
     prev = parts[-2].strip(_STRIP).lower() if len(parts) > 1 else ""
     if not last and prev:  # "Patient :" / "by -"
         last, prev = prev, (parts[-3].strip(_STRIP).lower() if len(parts) > 2 else "")
+    bigram = f"{prev} {last}"
     if colon:
-        return 2 if last in _LABELS or f"{prev} {last}" in _STRONG_BIGRAMS else 0
-    if f"{prev} {last}" in _STRONG_BIGRAMS or last in _STRONG_WORDS:
+        return 2 if last in _LABELS or bigram in _STRONG_BIGRAMS else 0
+    if bigram in _STRONG_BIGRAMS or last in _STRONG_WORDS:
         return 2
-    if f"{prev} {last}" in _NAMING_BIGRAMS or last == "named" or (prev, last) == ("i", "am"):
+    if bigram in _NAMING_BIGRAMS or last == "named" or (prev, last) == ("i", "am"):
         return 2
     if last in _WEAK_WORDS and seg[-1] not in ".;":
         return 3 if last in _KIN_WORDS else 1
@@ -141,28 +151,29 @@ def _cue(text: str, start: int) -> int:
 
 
 # Every word that can end a cue: anything else before a name ends _cue early.
-_CUE_LAST_WORDS = (
+_CUE_LAST_WORDS: Final = (
     _LABELS
     | _STRONG_WORDS
     | _WEAK_WORDS
     | {b.split()[-1] for b in _STRONG_BIGRAMS | _NAMING_BIGRAMS}
     | {"named", "am"}
 )
-_LONGEST_SIGNATURE_LINE = max(len(s) for s in _SIGNATURE_LINE)
+_LONGEST_SIGNATURE_LINE: Final = max(len(s) for s in _SIGNATURE_LINE)
 # What `_cue` reads as the last word when the line before is a signature mark (each mark is one word).
-_SIGNATURE_LAST = frozenset(s.strip(_STRIP) for s in _SIGNATURE_LINE)
+_SIGNATURE_LAST: Final = frozenset(s.strip(_STRIP) for s in _SIGNATURE_LINE)
+_CUE_OR_SIGNATURE_LAST: Final = _CUE_LAST_WORDS | _SIGNATURE_LAST
 
 
-_SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s*|\n\s*|[-•*]\s*)\Z")
-_COMMA_NAME = re.compile(r",[ \t]*([A-Z][A-Za-z'’-]+)(?:[ \t]+([A-Z]\.?)(?!\w))?")
-_INITIALS_VALUE = re.compile(
+_SENTENCE_START: Final = re.compile(r"(?:^|[.!?:;]\s*|\n\s*|[-•*]\s*)\Z")
+_COMMA_NAME: Final = re.compile(r",[ \t]*([A-Z][A-Za-z'’-]+)(?:[ \t]+([A-Z]\.?)(?!\w))?")
+_INITIALS_VALUE: Final = re.compile(
     r"[ \t]*(?:by\b)?[ \t]*:?[ \t]*(?P<v>[A-Z]\.?[ ]?[A-Z]\.?(?:[ ]?[A-Z]\.?)?)(?=[\s,;)]|$)"
 )
-_SIGNED_WORDS = ("initials", "initialed", "cosigned", "e-signed", "signed")
-_INITIALS_DOTTED = re.compile(r"[A-Z]\.[ ]?[A-Z]\.(?:[ ]?[A-Z]\.)?(?![\w])")
+_SIGNED_WORDS: Final = ("initials", "initialed", "cosigned", "e-signed", "signed")
+_INITIALS_DOTTED: Final = re.compile(r"[A-Z]\.[ ]?[A-Z]\.(?:[ ]?[A-Z]\.)?(?![\w])")
 # A necessary part of it that starts with a literal, which the regex engine finds far faster than a capital.
-_DOT_CAPITAL_DOT = re.compile(r"\.[ ]?[A-Z]\.")
-_NOT_INITIALS = words(
+_DOT_CAPITAL_DOT: Final = re.compile(r"\.[ ]?[A-Z]\.")
+_NOT_INITIALS: Final = words(
     """
     US AM PM DC NY LA UK EG IE AD BC BID TID QID PO IV DOB NPO OD OS OU MD DO RN PA NP ER ED ICU QHS PRN
     HS SL IM SC SQ GI GU OR PT OT ST DR MR MS VS BP HR RR JR SR II OK NA CC RE PS
@@ -170,23 +181,45 @@ _NOT_INITIALS = words(
 )
 
 
-_CREDENTIALS = frozenset(["RN", "MD", "NP", "PA", "DO", "LPN", "CNA", "PHD", "RPH", "PT", "OT", "DDS", "DPM"])
+_CREDENTIALS: Final = frozenset(
+    ["RN", "MD", "NP", "PA", "DO", "LPN", "CNA", "PHD", "RPH", "PT", "OT", "DDS", "DPM"]
+)
 
 
 def _initials_key(text: str) -> str:
     return "".join(c for c in text if c.isalpha()).upper()
 
 
+def _gap_ok(text: str, a: int, b: int) -> bool:
+    """`_GAP_OK.match(text[a:b])` without the slice and the regex call: a dot, or an optional dot then one
+    to three spaces or tabs."""
+    n = b - a
+    if n == 1:
+        c = text[a]
+        return c == " " or c == "\t" or c == "."
+    if n < 2 or n > 4:
+        return False
+    if text[a] == ".":
+        a += 1
+    elif n == 4:
+        return False
+    while a < b:
+        c = text[a]
+        if c != " " and c != "\t":
+            return False
+        a += 1
+    return True
+
+
 def _name_like(tok: Tok) -> bool:
     return tok.cls in NAME_LIKE
 
 
-_KNOWN = (FIRST, LAST)
-_END = operator.attrgetter("end")
+_END: Final = operator.attrgetter("end")
 
 
 def _known(tok: Tok) -> bool:
-    return tok.cls in _KNOWN
+    return tok.cls in (FIRST, LAST)
 
 
 def _after_title_ok(tok: Tok, ambiguous: frozenset[str] = frozenset()) -> bool:
@@ -195,7 +228,7 @@ def _after_title_ok(tok: Tok, ambiguous: frozenset[str] = frozenset()) -> bool:
     )
 
 
-_EPONYMS_DRUGS = EPONYMS | DRUGS
+_EPONYMS_DRUGS: Final = EPONYMS | DRUGS
 
 
 def _runs(toks: list[Tok], text: str, upper: bool, ambiguous: frozenset[str]) -> list[tuple[int, int]]:
@@ -221,8 +254,12 @@ def _runs(toks: list[Tok], text: str, upper: bool, ambiguous: frozenset[str]) ->
             tok = toks[j]
             if tok.cls not in NAME_LIKE:
                 break
-            gap = text[toks[j - 1].end : tok.start]
-            if not (_GAP_OK.match(gap) or (not upper and _PARTICLE_GAP.match(gap))):
+            end = toks[j - 1].end
+            if not (
+                (tok.start == end + 1 and text[end] == " ")  # the usual gap, without a call
+                or _gap_ok(text, end, tok.start)
+                or (not upper and _PARTICLE_GAP.match(text[end : tok.start]) is not None)
+            ):
                 break
             j += 1
         runs.append((i, j))
@@ -243,9 +280,7 @@ def find_names(
     for i, j in _runs(toks, text, upper, lex.ambiguous):
         first = toks[i]
         prev = toks[i - 1] if i > 0 else None
-        titled = (
-            prev is not None and prev.cls == TITLE and _GAP_OK.match(text[prev.end : first.start]) is not None
-        )
+        titled = prev is not None and prev.cls == TITLE and _gap_ok(text, prev.end, first.start)
         cue = 2 if titled else _cue(text, first.start)
         strong = cue == 2
         weak = cue in (1, 3)
@@ -283,9 +318,10 @@ def find_names(
 
 
 def _title_shaped(word: str) -> bool:
-    return all(
-        p[:1].isupper() and (len(p) == 1 or p[1:2].islower() or p[1:2] in "'’") for p in word.split("-")
-    )
+    for p in word.split("-"):
+        if not (p[:1].isupper() and (len(p) == 1 or p[1:2].islower() or p[1:2] in "'’")):
+            return False
+    return True
 
 
 def _namelike_unknown(tok: Tok, upper: bool) -> bool:
@@ -322,7 +358,7 @@ def _accept_cued(run: list[Tok], upper: bool, kin: bool = False) -> int:
 def _uncued(toks: list[Tok], i: int, j: int, text: str, upper: bool) -> list[tuple[int, int, float]]:
     out: list[tuple[int, int, float]] = []
     for k in range(i, j):
-        if toks[k].cls in _KNOWN:
+        if _known(toks[k]):
             break
     else:
         return out  # every rule below keeps only spans around a known name (most runs hold none)
@@ -375,8 +411,8 @@ def _uncued(toks: list[Tok], i: int, j: int, text: str, upper: bool) -> list[tup
     return out
 
 
-_AFTER_LABEL = re.compile(r":[ \t]*\Z")
-_LABEL_WORD = re.compile(r"([A-Za-z]+)[ \t]*:[ \t]*\Z")
+_AFTER_LABEL: Final = re.compile(r":[ \t]*\Z")
+_LABEL_WORD: Final = re.compile(r"([A-Za-z]+)[ \t]*:[ \t]*\Z")
 
 
 def _ordinary_opener(tok: Tok, text: str) -> bool:
@@ -419,23 +455,28 @@ def _last_first(text: str, toks: list[Tok], lex: Lexicon, upper: bool) -> list[t
     out: list[tuple[int, int, float]] = []
     if "," not in text:
         return out
-    ends = list(map(_END, toks))  # sorted; a possessive token never ends at a comma (its 's follows)
+    first_names, last_names, ambiguous, common = lex.first, lex.last, lex.ambiguous, lex.common
+    states = lex.states
     for m in _COMMA_NAME.finditer(text):
-        i = bisect.bisect_left(ends, m.start())
-        if i == len(ends) or ends[i] != m.start():
+        # Token ends are sorted (bisect on them with a key: no list of them built per text); a possessive
+        # token never ends at a comma (its 's follows).
+        pos = m.start()
+        i = bisect.bisect_left(toks, pos, key=_END)
+        if i == len(toks) or toks[i].end != pos:
             continue
         tok = toks[i]
         last, first = tok.word, m.group(1)
         if not last[:1].isupper() or "." in last:
             continue
-        kl, kf = tok.key, fold(first)
-        if kl in NOT_A_NAME or kf in NOT_A_NAME or kl in lex.states or kf in lex.states:
+        kl = tok.key
+        kf = first.lower() if first.isascii() else fold(first)  # fold() is lower() on ASCII
+        if kl in NOT_A_NAME or kf in NOT_A_NAME or kl in states or kf in states:
             continue
         if len(first) == 2 and first.upper() in lex.state_abbr:
             continue
-        known = (kf in lex.first) + (kl in lex.last or kl in lex.first or kl in lex.ambiguous)
-        weak = known == 0 or (upper and known == 1 and kf not in lex.first)
-        if weak and (not _cue(text, tok.start) or kl in lex.common or kf in lex.common):
+        known = (kf in first_names) + (kl in last_names or kl in first_names or kl in ambiguous)
+        weak = known == 0 or (upper and known == 1 and kf not in first_names)
+        if weak and (not _cue(text, tok.start) or kl in common or kf in common):
             continue
         shaped = upper or (_title_shaped(last) and _title_shaped(first))
         if not shaped and not (last.isupper() and first.isupper() and _cue(text, tok.start)):
@@ -448,7 +489,8 @@ def _signature_points(text: str, low: str) -> list[tuple[int, bool]]:
     """Positions right after a signature mark ("--", "/s/", a dash opening a line, "signed:", "initials"),
     and whether the mark was a dash or /s/ (then even "CC" or "BP" are someone's initials)."""
     points: list[tuple[int, bool]] = []
-    for mark in ("--", "—", "/s/"):
+    # (an ASCII text has no em dash: one scan of the text fewer)
+    for mark in ("--", "/s/") if text.isascii() else ("--", "—", "/s/"):
         i = text.find(mark)
         while i >= 0:
             j = i + len(mark)

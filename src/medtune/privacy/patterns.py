@@ -31,7 +31,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from faker.providers.address.en_US import Provider as _UsAddress
 
@@ -72,15 +72,12 @@ _MONTH = (
 _MONTH_FULL = r"(?:January|February|March|April|June|July|August|September|October|November|December)"
 _ORD = r"(?:st|nd|rd|th)"
 # One prefix-factored alternation of state names and USPS abbreviations (tried after every comma).
-STATE_RE = (
-    "(?:"
-    + _trie_pattern(
-        frozenset(_UsAddress.states)
-        | set(getattr(_UsAddress, "known_usps_abbr", _UsAddress.states_abbr))
-        | {"DC", "PR", "GU", "VI"}
-    )
-    + ")"
+_STATES = (
+    frozenset(_UsAddress.states)
+    | set(getattr(_UsAddress, "known_usps_abbr", _UsAddress.states_abbr))
+    | {"DC", "PR", "GU", "VI"}
 )
+STATE_RE = "(?:" + _trie_pattern(_STATES) + ")"
 
 # USPS street suffixes as Faker's en_US address provider lists them, plus their usual abbreviations.
 _SUFFIX_ABBR = [
@@ -163,6 +160,9 @@ class Recognizer:
     near: re.Pattern[str] | None = None  # searched only in windows around matches of this (on lower text)
     words: frozenset[str] = frozenset()  # skip the rule when none of these whole words is in the text
     before: re.Pattern[str] | None = None  # must match (search, ending with \\Z) the 24 characters before
+    # `before` can only match when the word right before the match (`_word_ending`) is one of these (a set
+    # look-up that spares most regex searches)
+    cue_words: frozenset[str] = frozenset()
 
 
 # ------------------------------------------------------------------------------------------- validators
@@ -195,8 +195,8 @@ def compact_date(value: str) -> bool:
     return 1900 <= int(value[:4]) <= 2099
 
 
-_ANY_DIGIT = re.compile(r"\d")
-_ASCII_DIGITS = tuple("0123456789")
+_ANY_DIGIT: Final = re.compile(r"\d")
+_ASCII_DIGITS: Final = tuple("0123456789")
 
 
 def _text_has_digit(text: str) -> bool:
@@ -206,9 +206,9 @@ def _text_has_digit(text: str) -> bool:
     return _ANY_DIGIT.search(text) is not None
 
 
-_ANY_LETTER = re.compile(r"[^\W\d_]")
-_HEX = re.compile(r"[0-9a-fA-F]+")
-_DROP_DIGITS = str.maketrans("", "", "0123456789")
+_ANY_LETTER: Final = re.compile(r"[^\W\d_]")
+_HEX: Final = re.compile(r"[0-9a-fA-F]+")
+_DROP_DIGITS: Final = str.maketrans("", "", "0123456789")
 
 
 # Validators run on every candidate: counted with C-level string methods, not per-character Python loops.
@@ -353,7 +353,7 @@ _add(
 # Context phrases for identifiers whose value alone is ambiguous; the phrase gives the type. A value with a
 # digit is found first, then the words right before it are looked up here (a dictionary look-up per value,
 # instead of a regex that tries every word of a note). Phrases are written as their words ("mr #" for MR#).
-_CTX_PHRASES: dict[str, str] = {}
+_CTX_PHRASES: Final[dict[str, str]] = {}
 for _type, _phrases in (
     (
         "MRN",
@@ -438,7 +438,7 @@ _CTX_PHRASES.update(
         )
     }
 )
-_CTX_SCORES = {
+_CTX_SCORES: Final = {
     "SSN": 0.95,
     "MRN": 0.95,
     "HEALTH_PLAN": 0.9,
@@ -447,7 +447,7 @@ _CTX_SCORES = {
     "LICENSE": 0.85,
     "ID": 0.7,
 }
-_CTX_WORDS = frozenset(w for phrase in _CTX_PHRASES for w in phrase.split()) | {
+_CTX_WORDS: Final = frozenset(w for phrase in _CTX_PHRASES for w in phrase.split()) | {
     "no",
     "num",
     "number",
@@ -455,14 +455,16 @@ _CTX_WORDS = frozenset(w for phrase in _CTX_PHRASES for w in phrase.split()) | {
     "id",
     "is",
 }
-_CTX_FILLERS = frozenset({"no", "num", "number", "nbr", "#", "id", "is"})
+_CTX_FILLERS: Final = frozenset({"no", "num", "number", "nbr", "#", "id", "is"})
 _CTX_WORD = re.compile(r"[a-z][a-z/']*|#")
-_CTX_SEP = re.compile(r"[ \t]*(?:(?:no|num|number|nbr|#|id)\b\.?[ \t]*)?(?:[:#=.]|\bis\b)?[ \t]*#?[ \t]*\Z")
+_CTX_SEP: Final = re.compile(
+    r"[ \t]*(?:(?:no|num|number|nbr|#|id)\b\.?[ \t]*)?(?:[:#=.]|\bis\b)?[ \t]*#?[ \t]*\Z"
+)
 _CTX_VALUE = re.compile(r"\d[a-z0-9]*(?:[-./][a-z0-9]+)*")
-_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_ALNUM: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
-_VALUE_PARTS = re.compile(r"[-./:]")
+_VALUE_PARTS: Final = re.compile(r"[-./:]")
 
 
 # The last word of each context phrase -> the word counts of the phrases it ends, longest first (a phrase
@@ -472,12 +474,7 @@ for _phrase in _CTX_PHRASES:
     _words = _phrase.split()
     if len(_words) <= 4:
         _ctx_lengths.setdefault(_words[-1], set()).add(len(_words))
-_CTX_ENDINGS = {w: tuple(sorted(ns, reverse=True)) for w, ns in _ctx_lengths.items()}
-# On the reversed lower-cased text: the separators, then the word, right before a value. ([^\W\d_] is a
-# letter or a numeric character that is no decimal digit: the word can only be longer than `_word_before`'s
-# when it holds a non-ASCII character.)
-_CTX_BACK = re.compile(r"[ \t:#=.\-]*((?:[^\W\d_]|[/'])*)")
-_CTX_WORDS_REVERSED = frozenset(w[::-1] for w in _CTX_WORDS)
+_CTX_ENDINGS: Final = {w: tuple(sorted(ns, reverse=True)) for w, ns in _ctx_lengths.items()}
 
 
 def _word_before(lower: str, lo: int, k: int) -> str:
@@ -491,18 +488,45 @@ def _word_before(lower: str, lo: int, k: int) -> str:
     return lower[i2:j]
 
 
-def _context_id(lower: str, k: int, end: int, rev: str) -> str | None:
-    """The type of the value lower[k:end] if a context phrase ends right before it ("MRN: 00452211").
-    `rev` is `lower` reversed: one regex match on it finds the word before the value."""
+def _context_id(lower: str, k: int, end: int) -> str | None:
+    """The type of the value lower[k:end] if a context phrase ends right before it ("MRN: 00452211")."""
     lo = max(0, k - 40)
-    n = len(rev)
-    word = _CTX_BACK.match(rev, n - k, n - lo).group(1)  # type: ignore[union-attr]
-    if word not in _CTX_WORDS_REVERSED and (word.isascii() or _word_before(lower, lo, k) not in _CTX_WORDS):
+    # The word right before the value: past the separators " \t:#=.-", the characters that are a letter, a
+    # numeric character other than a decimal digit, "/" or "'" (read one by one: cheaper than a regex here).
+    j = k
+    while j > lo:
+        o = ord(lower[j - 1])
+        if o == 32 or o == 58 or o == 46 or o == 45 or o == 35 or o == 61 or o == 9:
+            j -= 1
+        else:
+            break
+    i = j
+    ascii_word = True
+    while i > lo:
+        o = ord(lower[i - 1])
+        if 97 <= o <= 122 or o == 47 or o == 39 or 65 <= o <= 90:
+            i -= 1
+        elif o >= 128 and lower[i - 1].isalnum() and not lower[i - 1].isdecimal():
+            i -= 1
+            ascii_word = False
+        else:
+            break
+    if lower[i:j] not in _CTX_WORDS and (ascii_word or _word_before(lower, lo, k) not in _CTX_WORDS):
         return None  # the word before the value is no context word: most numbers end here
-    if any(len(part) >= 4 and part.isalpha() for part in _VALUE_PARTS.split(lower[k:end])):
-        return None  # "68-year-old", "5-fu/leucovorin": words, not an identifier
-    found = list(_CTX_WORD.finditer(lower, lo, k))
-    words = [m.group() for m in found]
+    # The words before the value as `_CTX_WORD` finds them in lower[lo:k], last first: the last one alone
+    # first (most values end here), then up to six (a phrase has at most four words, and at most two fillers
+    # follow it).
+    starts: list[int] = []
+    ends: list[int] = []
+    e = _ctx_words_back(lower, lo, k, starts, ends, 1)
+    if not starts or (
+        lower[starts[0] : ends[0]] not in _CTX_ENDINGS and lower[starts[0] : ends[0]] not in _CTX_FILLERS
+    ):
+        return None
+    _ctx_words_back(lower, lo, e, starts, ends, 6)
+    starts.reverse()
+    ends.reverse()
+    words = [lower[a : ends[n]] for n, a in enumerate(starts)]
     for drop in (0, 1, 2):
         if drop > len(words) or (drop and words[-drop] not in _CTX_FILLERS):
             break
@@ -515,12 +539,76 @@ def _context_id(lower: str, k: int, end: int, rev: str) -> str | None:
             type_ = _CTX_PHRASES.get(" ".join(words[last - n : last]))
             if type_ is None:
                 continue
-            first_word_start = found[last - n].start()
+            first_word_start = starts[last - n]
             if first_word_start and lower[first_word_start - 1] in _ALNUM:
                 continue
-            if _CTX_SEP.match(lower, found[last - 1].end(), k):
-                return type_
+            if _ctx_sep(lower, ends[last - 1], k):
+                # "68-year-old", "5-fu/leucovorin": words, not an identifier
+                return None if _has_word_part(lower, k, end) else type_
     return None
+
+
+_ctx_sep_cache: Final[dict[str, bool]] = {}
+
+
+def _ctx_sep(lower: str, pos: int, k: int) -> bool:
+    """Whether lower[pos:k] separates a context phrase from its value (`_CTX_SEP`), `pos` > 0. Cached: the
+    separators repeat ("MRN: ", "acct # "); the match depends on them and, through \\b, on whether the
+    character before them is a word character."""
+    c = lower[pos - 1]
+    key = ("w" if c.isalnum() or c == "_" else "n") + lower[pos:k]
+    hit = _ctx_sep_cache.get(key)
+    if hit is None:
+        if len(_ctx_sep_cache) > 10_000:
+            _ctx_sep_cache.clear()
+        hit = _ctx_sep_cache[key] = _CTX_SEP.match(lower, pos, k) is not None
+    return hit
+
+
+def _ctx_words_back(lower: str, lo: int, e: int, starts: list[int], ends: list[int], count: int) -> int:
+    """Add the words of lower[lo:e] to `starts` and `ends`, last first, until there are `count`, as
+    `_CTX_WORD` finds them (a run of a-z / and ' is a word from its first letter; "#" is one); where the
+    reading stopped."""
+    while e > lo and len(starts) < count:
+        o = ord(lower[e - 1])
+        if o == 35:  # "#"
+            starts.append(e - 1)
+            ends.append(e)
+            e -= 1
+        elif 97 <= o <= 122 or o == 47 or o == 39:
+            b = e - 1
+            while b > lo:
+                o = ord(lower[b - 1])
+                if 97 <= o <= 122 or o == 47 or o == 39:
+                    b -= 1
+                else:
+                    break
+            first = b
+            while first < e and not 97 <= ord(lower[first]) <= 122:
+                first += 1
+            if first < e:
+                starts.append(first)
+                ends.append(e)
+            e = b
+        else:
+            e -= 1
+    return e
+
+
+def _has_word_part(lower: str, k: int, end: int) -> bool:
+    """Whether a part of lower[k:end] between - . / : is four letters or more."""
+    letters = 0  # in the current part so far; -1 once it holds anything else
+    for i in range(k, end):
+        o = ord(lower[i])
+        if o == 45 or o == 46 or o == 47 or o == 58:
+            if letters >= 4:
+                return True
+            letters = 0
+        elif letters >= 0 and (97 <= o <= 122 or 65 <= o <= 90 or (o >= 128 and lower[i].isalpha())):
+            letters += 1
+        else:
+            letters = -1
+    return letters >= 4
 
 
 _add(
@@ -1027,13 +1115,37 @@ _IBAN_COUNTRIES: frozenset[str] = frozenset(  # annotated: a validator above ref
     ]
 )
 
-_FRACTION_CTX = re.compile(
-    r"(?:pain|strength|power|score|scale|grade|motor|gcs|murmur|reflex|reflexes|tab|tabs|tablet|dose|take|takes|"
-    r"taking|give|given|inject|apply|use|about|approx|approximately|half|of|"
-    r"ratio|bp|b/p|blood\s+pressure|of|x|rated|rates|/)\W*$",
+# Words right before a date-like fraction that make it a score or a dose ("pain 3/10", "take 1/2"); a space
+# stands for \s+.
+_FRACTION_WORDS = (
+    *sorted(
+        words(
+            """
+            pain strength power score scale grade motor gcs murmur reflex reflexes tab tabs tablet dose take
+            takes taking give given inject apply use about approx approximately half of ratio bp b/p x rated
+            rates /
+            """
+        )
+    ),
+    "blood pressure",
+)
+_FRACTION_CTX: Final = re.compile(
+    "(?:" + "|".join(re.escape(w).replace("\\ ", r"\s+") for w in _FRACTION_WORDS) + r")\W*$", re.IGNORECASE
+)
+# The same read backwards from the fraction: matched once on the reversed window instead of searched at
+# each of its positions (`_fraction_before`).
+_FRACTION_CTX_REVERSED: Final = re.compile(
+    r"\W*(?:" + "|".join(re.escape(w[::-1]).replace("\\ ", r"\s+") for w in _FRACTION_WORDS) + ")",
     re.IGNORECASE,
 )
-_FRACTION_AFTER = re.compile(
+
+
+def _fraction_before(lower: str, lo: int, k: int) -> bool:
+    """Whether `_FRACTION_CTX` matches lower[lo:k] (ending at k)."""
+    return _FRACTION_CTX_REVERSED.match(lower[lo:k][::-1]) is not None
+
+
+_FRACTION_AFTER: Final = re.compile(
     r"\s*(?:pain|strength|power|tab|tabs|tablet|of|on\s+the|scale|murmur|reflex|in\s+\w+\s+extremit|"
     r"bilat|bilateral|throughout|mmhg|ns|normal\s+saline|dose|strength)",
     re.IGNORECASE,
@@ -1147,8 +1259,8 @@ _LOWER_NAME_TRIGGERS = words(
 )
 # Rules that need a word in the text, and where a match sits relative to that word: 0 = the match starts at
 # the word (tried there with one `match`); n > 0 = it starts at most n characters before the word (searched
-# in a window around it). One pass over the text finds every trigger word of every rule (`_TRIGGER`).
-_WORD_TRIGGERS: dict[str, tuple[frozenset[str], int]] = {
+# in a window around it). `_trigger_positions` finds every trigger word of every rule at once.
+_WORD_TRIGGERS: Final[dict[str, tuple[frozenset[str], int]]] = {
     "vehicle": (words("vin plate plates tag vehicle license licence registration"), 0),
     "date_holiday": (
         words(
@@ -1174,9 +1286,38 @@ _WORD_TRIGGERS: dict[str, tuple[frozenset[str], int]] = {
     "name_lower_pair": (_LOWER_NAME_TRIGGERS, 0),
     "name_lower": (_LOWER_NAME_TRIGGERS, 0),
 }
-_WINDOW_AFTER = 60  # characters after a trigger word that a windowed rule's match can reach
-_IPV6_MIN_COLONS = 3  # an IPv6 address has at least two colons; "::1" aside, real ones have more
-_IPV6_NEAR = re.compile(r":[0-9a-f]{0,4}:")
+# The words a rule's `before` pattern can end with (its last word, then only white space or the characters
+# of `_CUE_SKIP` before the match): `Recognizer.cue_words`.
+_PHONE_CUES = words(  # the last words of the phone rule's cues
+    """
+    phone ph tel telephone cell cellphone mobile pager pgr beeper home work contact call called at fax
+    facsimile callback back ext extension text me us him her them on
+    """
+)
+_BEFORE_CUES: dict[str, frozenset[str]] = {
+    # "phone: ", "call me at (", "cell no. ", "fax # ", "phonenumber " (the pattern allows no space there)
+    "phone_ctx": _PHONE_CUES
+    | words("no number is")
+    | {c + no for c in _PHONE_CUES for no in ("no", "number")},
+    "age_ctx": words("age ages aged"),  # "age: "
+    "age_is": words("is was turned turns be now"),
+    "date_ordinal": words("the"),
+    "zip_state": frozenset(state.split()[-1].lower() for state in _STATES),  # "Rhode Island, "
+}
+_CUE_SKIP = "(:#=.,"  # and white space (`_word_ending` reads these as character codes)
+# For some rules that start at their trigger word: the characters one of which comes first after the word,
+# past spaces, tabs, "." and "," (`_run_triggered` skips the other places without a regex call).
+_AFTER_TRIGGER: Final[dict[str, str]] = {
+    # "spoke with john", "Spoke WITH john", "dr. healey", "daughter, mary": a small letter, but for the cue
+    "name_lower_pair": "abcdefghijklmnopqrstuvwxyzWB",
+    "name_lower": "abcdefghijklmnopqrstuvwxyzWB",
+    "ssn_ctx": "0123456789#:=*xnis",  # "ssn: 123", "ss# ***", "ssn no ...", "ssn is ...", "social security"
+    "date_month_day": "0123456789t",  # "march 3", "march the 3rd"
+    "date_month_year": "0123456789o",  # "march 2021", "march of 2021"
+}
+_WINDOW_AFTER: Final = 60  # characters after a trigger word that a windowed rule's match can reach
+_IPV6_MIN_COLONS: Final = 3  # an IPv6 address has at least two colons; "::1" aside, real ones have more
+_IPV6_NEAR: Final = re.compile(r":[0-9a-f]{0,4}:")
 _R = [
     dataclasses.replace(
         r,
@@ -1184,19 +1325,14 @@ _R = [
         near=_IPV6_NEAR if r.name == "ipv6" else None,
         words=_WORD_TRIGGERS[r.name][0] if r.name in _WORD_TRIGGERS else frozenset(),
         triggers=() if r.name in _WORD_TRIGGERS else r.triggers,
+        cue_words=_BEFORE_CUES.get(r.name, frozenset()),
     )
     if not r.token
     else r
     for r in _R
 ]
 RECOGNIZERS: tuple[Recognizer, ...] = tuple(r for r in _R if not r.token)
-TOKEN_RECOGNIZERS: tuple[Recognizer, ...] = tuple(r for r in _R if r.token)
-
-
-# Every trigger word of every word-triggered rule, as a whole word of the lower-cased text.
-_TRIGGER = re.compile(
-    rf"(?<![a-z]){_trie_pattern(frozenset().union(*(w for w, _ in _WORD_TRIGGERS.values())))}(?![a-z])"
-)
+TOKEN_RECOGNIZERS: Final[tuple[Recognizer, ...]] = tuple(r for r in _R if r.token)
 
 
 @dataclass(frozen=True)
@@ -1208,6 +1344,9 @@ class _Combined:
     regex: re.Pattern[str]
     # rule index, rule, its group, its v group, its w group (0: none), in group order
     rules: tuple[tuple[int, Recognizer, int, int, int], ...]
+
+
+_UNBUILT: Final = _Combined(re.compile(""), ())  # a cache slot not filled yet
 
 
 def _combine(rules: list[Recognizer], indices: list[int] | None = None) -> _Combined | None:
@@ -1239,7 +1378,8 @@ def _age_run(first: str, run: int) -> bool:
 # Which digit runs each digit-anchored rule can start with, as (first digit if "1" or "9" else "", length of
 # the run of decimal digits at the token start, 13 for 13 or more) -> possible. Read off each rule: what
 # follows its leading digits is no digit ("92 yo", "617-555-0199": a run of 3). At a token, only the rules
-# that can start with its run are tried (`_AnchorSet.for_run`).
+# that can start with its run, be followed by the character after it (`_AFTER_RUN`) and, for a rule with
+# cue words, have one before it, are tried (`_AnchorSet.for_key`).
 _LEADING_RUN: dict[str, Callable[[str, int], bool]] = {
     "phone": lambda first, run: run == 3 or (first == "1" and run in (1, 4)),  # 617-, 1 617, 1617-
     "phone_ctx": lambda first, run: 2 <= run <= 12,
@@ -1255,36 +1395,184 @@ _LEADING_RUN: dict[str, Callable[[str, int], bool]] = {
     "street_upper": lambda first, run: 1 <= run <= 6,
     "zip_state": lambda first, run: run == 5,
 }
-_RunShape = tuple[str, int]
+# The class of the character right after a token's leading digit run (`_next_class`): " " a space or tab,
+# "-" "." "/" ")" "+" themselves, "a" a letter (any case, any script), "o" anything else or the end of the
+# text (a newline, ",", ";", ":", "(", "%" ...).
+_NEXT_CLASSES = " -./)+ao"
 
 
-def _run_shape(text: str, start: int, end: int) -> _RunShape | None:
-    """The digit run the token text[start:end] starts with, as `_LEADING_RUN` reads it; None when a
-    non-ASCII digit could extend it (then every rule is tried)."""
-    value = text[start:end]
-    run = len(value) - len(value.lstrip("0123456789"))
-    if text[start + run : start + run + 1].isdecimal():
-        return None
-    first = value[0]
-    return (first if first in "19" else "", min(run, 13))
+def _next_class(c: str) -> int:
+    """The class of `c` (one character, or "" at the end of the text), as its index in `_NEXT_CLASSES`."""
+    if not c:
+        return 7
+    o = ord(c)
+    if o == 32 or o == 9:
+        return 0
+    if 45 <= o <= 47:  # - . /
+        return o - 44
+    if o == 41:  # )
+        return 4
+    if o == 43:  # +
+        return 5
+    if 97 <= o <= 122 or 65 <= o <= 90 or (o >= 128 and c.isalpha()):
+        return 6
+    return 7
+
+
+# What can follow each digit-anchored rule's leading digit run, as (length of the run as in `_LEADING_RUN`,
+# class of the character after it as in `_NEXT_CLASSES`, what comes after the token as in `_AFTER_CLASSES`)
+# -> possible. Read off each rule: a BP "110/60" or a dose "5mg" starts no phone number, an age is followed
+# by a letter only in "92yo", a street number by a capitalised word ("12 Main St", not "12 tabs").
+_AFTER_RUN: dict[str, Callable[[int, str, str], bool]] = {
+    # 617-555-0199, 617 555 0199, 1 617 555 0199, 1 (617) 555-0199, 1617-555-0199, 1(617) 555-0199
+    "phone": lambda run, nxt, after: (
+        nxt in ".-" or (nxt == " " and after in "do") or (run == 1 and nxt == "o")
+    ),
+    # 617) 555-0199, 617 555 0199, 6175550199 / 12345 followed by no word character
+    "phone_ctx": lambda run, nxt, after: (
+        nxt in ".-)" or (nxt == " " and (run >= 4 or after == "d")) or (run >= 4 and nxt in "/+o")
+    ),
+    "age_unit": lambda run, nxt, after: (
+        nxt in "+-a" or (nxt == " " and after in "aAo")
+    ),  # 92+ yo, 92-year-old
+    "age_ctx": lambda run, nxt, after: nxt != "a" and nxt != ".",
+    "age_sex": lambda run, nxt, after: nxt == "a" or (nxt == " " and after in "aA"),  # 92F, 92 F
+    "age_is": lambda run, nxt, after: nxt != "a" and nxt != "/",
+    # 5th of january, 5jan, 5-jan, 5 jan, 5 - jan
+    "date_day_month": lambda run, nxt, after: nxt in "-a" or (nxt == " " and after in "aAo"),
+    "date_ordinal": lambda run, nxt, after: nxt == "a",  # 5th
+    "ssn_spaced": lambda run, nxt, after: nxt == " " and after == "d",
+    "card": lambda run, nxt, after: nxt == "-" or (nxt == " " and after == "d"),
+    # 12 Main St, 12-14 N Main St, 12B Main St: a space, then a capital or a digit, right after the token
+    "street": lambda run, nxt, after: nxt in " -a" and after in "Ad",
+    # on the lower-cased text, where a letter right after the run may have become a-z (the Kelvin sign)
+    "street_upper": lambda run, nxt, after: nxt in " -a" and (after != "n" or nxt == "a"),
+    "zip_state": lambda run, nxt, after: nxt != "a",
+}
+# The characters other than a digit that a digit-anchored rule can start with, one or two before a token:
+# "(617) 555-0199", "+1 617 555 0199". Every other rule starts with a digit.
+_OPENERS: dict[str, str] = {"phone": "(+", "phone_ctx": "("}
+_RUN_FIRSTS = ("", "1", "9")
+# What comes after a token (`_after_class`): "n" no space or tab right after it; past the spaces and tabs
+# right after it, "d" a digit, "A" an ASCII capital, "a" an ASCII small letter, "o" anything else or the end.
+_AFTER_CLASSES = "ndAao"
+
+
+def _after_class(text: str, end: int) -> int:
+    """What comes after a token that ends at `end`, as its index in `_AFTER_CLASSES`."""
+    n = len(text)
+    j = end
+    while j < n and (text[j] == " " or text[j] == "\t"):
+        j += 1
+    if j == end:
+        return 0
+    if j == n:
+        return 4
+    o = ord(text[j])
+    if 48 <= o <= 57:
+        return 1
+    if 65 <= o <= 90:
+        return 2
+    if 97 <= o <= 122:
+        return 3
+    return 4
+
+
+def _run_shape(text: str, start: int, end: int) -> int:
+    """The digit run the token text[start:end] starts with, the class of the character after the run and
+    what comes after the token, as `_LEADING_RUN` and `_AFTER_RUN` read them, in one small int (`_shape_parts`
+    reads it back); -1 when a non-ASCII digit could extend the run (then every rule is tried)."""
+    i = start
+    while i < end and 48 <= ord(text[i]) <= 57:
+        i += 1
+    nxt = 7  # "o": the end of the text
+    if i < len(text):
+        o = ord(text[i])
+        if 48 <= o <= 57 or (o >= 128 and text[i].isdecimal()):
+            return -1
+        nxt = _next_class(text[i])
+    o = ord(text[start])
+    first = 1 if o == 49 else 2 if o == 57 else 0
+    return ((first * 14 + min(i - start, 13)) * 8 + nxt) * 5 + _after_class(text, end)
+
+
+_SHAPE_COUNT: Final = 3 * 14 * 8 * 5  # the values of `_run_shape` (but -1)
+
+
+def _shape_parts(shape: int) -> tuple[str, int, str, str]:
+    """(first digit if "1" or "9" else "", run length up to 13, class of the character after the run, what
+    comes after the token)."""
+    rest, after = divmod(shape, 5)
+    rest, nxt = divmod(rest, 8)
+    first, run = divmod(rest, 14)
+    return _RUN_FIRSTS[first], run, _NEXT_CLASSES[nxt], _AFTER_CLASSES[after]
+
+
+def _fits(name: str, shape: int) -> bool:
+    """Whether rule `name` can match at a token of this shape (`_run_shape`)."""
+    first, run, nxt, after = _shape_parts(shape)
+    return _LEADING_RUN[name](first, run) and _AFTER_RUN[name](run, nxt, after)
+
+
+# The rules with cue words (`Recognizer.cue_words`), one bit each: which of them can match at a token is
+# known from the word before it (`_CUE_MASKS`), so that the others are left out of the regex tried there.
+_CUE_RULES = tuple(_BEFORE_CUES)
+_CUE_SPAN: Final = 1 << len(_CUE_RULES)
+_CUE_MASKS: Final[dict[str, int]] = {}
+for _bit, (_name, _cues) in enumerate(_BEFORE_CUES.items()):
+    for _cue in _cues:
+        _CUE_MASKS[_cue] = _CUE_MASKS.get(_cue, 0) | 1 << _bit
+
+
+def _token_key(text: str, lower: str, start: int, end: int) -> int:
+    """What decides which digit-anchored rules can match at a token: its shape (`_run_shape`) and which rules
+    its cue word allows (`_CUE_MASKS`), in one int; -1 when every rule must be tried."""
+    shape = _run_shape(text, start, end)
+    if shape < 0:
+        return -1
+    return shape * _CUE_SPAN + _CUE_MASKS.get(_word_ending(lower, max(0, start - 24), start), 0)
 
 
 class _AnchorSet:
-    """The digit-anchored rules for one subject: all in one regex (`full`), and per digit-run shape only
-    those that can start with it (built on first use; None when no rule can)."""
+    """The digit-anchored rules for one subject: all in one regex (`full`), and per token key (`_token_key`)
+    only those that can match there (built on first use; None when no rule can)."""
 
     def __init__(self, rules: list[Recognizer]) -> None:
         full = _combine(rules)
         assert full is not None
         self.full = full
         self.rules = rules
-        self._by_run: dict[_RunShape, _Combined | None] = {}
+        self._by_key: list[_Combined | None] = [_UNBUILT] * (_SHAPE_COUNT * _CUE_SPAN)  # indexed by key
+        self._by_opener: dict[str, _Combined | None] = {}
+        self._by_rules: dict[tuple[int, ...], _Combined | None] = {}
 
-    def for_run(self, shape: _RunShape) -> _Combined | None:
-        combined = self._by_run.get(shape, self)
+    def _subset(self, indices: list[int]) -> _Combined | None:
+        """The rules at `indices`, combined (once per subset: many keys share one)."""
+        key = tuple(indices)
+        if key not in self._by_rules:
+            self._by_rules[key] = _combine([self.rules[i] for i in indices], indices)
+        return self._by_rules[key]
+
+    def for_key(self, key: int) -> _Combined | None:
+        combined = self._by_key[key]
+        if combined is _UNBUILT:
+            shape, mask = divmod(key, _CUE_SPAN)
+            combined = self._by_key[key] = self._subset(
+                [
+                    i
+                    for i, r in enumerate(self.rules)
+                    if _fits(r.name, shape) and (not r.cue_words or mask >> _CUE_RULES.index(r.name) & 1)
+                ]
+            )
+        return combined
+
+    def for_opener(self, c: str) -> _Combined | None:
+        """The rules that can start with `c`, a character other than a digit (`_OPENERS`)."""
+        combined = self._by_opener.get(c, self)
         if combined is self:
-            fits = [(i, r) for i, r in enumerate(self.rules) if _LEADING_RUN[r.name](*shape)]
-            combined = self._by_run[shape] = _combine([r for _, r in fits], [i for i, _ in fits])
+            combined = self._by_opener[c] = self._subset(
+                [i for i, r in enumerate(self.rules) if c in _OPENERS.get(r.name, "")]
+            )
         return combined  # type: ignore[return-value]
 
 
@@ -1295,9 +1583,17 @@ def _anchor_sets(upper: bool) -> tuple[tuple[_AnchorSet, bool], ...]:
         for r in RECOGNIZERS
         if r.anchor and r.name != "iban" and not (r.mixed_only if upper else r.upper_only)
     ]
-    missing = {r.name for r in rules} - set(_LEADING_RUN)
+    missing = {r.name for r in rules} - (set(_LEADING_RUN) & set(_AFTER_RUN))
     if missing:
-        raise ValueError(f"digit-anchored rules without a _LEADING_RUN entry: {sorted(missing)}")
+        raise ValueError(
+            f"digit-anchored rules without _LEADING_RUN and _AFTER_RUN entries: {sorted(missing)}"
+        )
+    unknown = (set(_OPENERS) | set(_BEFORE_CUES)) - {r.name for r in RECOGNIZERS if r.anchor}
+    unknown |= {name for name in _AFTER_TRIGGER if _WORD_TRIGGERS[name][1] != 0}
+    if unknown:
+        raise ValueError(
+            f"_OPENERS, _BEFORE_CUES or _AFTER_TRIGGER name rules they cannot fit: {sorted(unknown)}"
+        )
     out = []
     for on_lower in (True, False):
         subset = [r for r in rules if r.lower == on_lower]
@@ -1306,13 +1602,13 @@ def _anchor_sets(upper: bool) -> tuple[tuple[_AnchorSet, bool], ...]:
     return tuple(out)
 
 
-_ANCHOR_SETS = {True: _anchor_sets(True), False: _anchor_sets(False)}
-_IBAN = next(r for r in RECOGNIZERS if r.name == "iban")
+_ANCHOR_SETS: Final = {True: _anchor_sets(True), False: _anchor_sets(False)}
+_IBAN: Final = next(r for r in RECOGNIZERS if r.name == "iban")
 _WORD_RULES = {
     upper: tuple(r for r in RECOGNIZERS if r.words and not (r.mixed_only if upper else r.upper_only))
     for upper in (True, False)
 }
-_OTHER_RULES = {
+_OTHER_RULES: Final = {
     upper: tuple(
         r
         for r in RECOGNIZERS
@@ -1320,14 +1616,17 @@ _OTHER_RULES = {
     )
     for upper in (True, False)
 }
-_DIGIT_TOKEN = re.compile(r"\d[A-Za-z0-9]*(?:[-./:][A-Za-z0-9]+)*")
+# Possessive (no backtracking: none could change a match) and, on ASCII text, [0-9] for \d (a range test
+# per character instead of a Unicode-database call): the regex engine's cost is in this scan of every text.
+_DIGIT_TOKEN: Final = re.compile(r"\d[A-Za-z0-9]*+(?:[-./:][A-Za-z0-9]++)*+")
+_DIGIT_TOKEN_ASCII: Final = re.compile(r"[0-9][A-Za-z0-9]*+(?:[-./:][A-Za-z0-9]++)*+")
 
 
 def digit_tokens(text: str) -> list[tuple[int, int]]:
     """(start, end) of every run of letters/digits joined by - . / : that holds a digit."""
     out: list[tuple[int, int]] = []
     last_end = 0
-    for m in _DIGIT_TOKEN.finditer(text):
+    for m in (_DIGIT_TOKEN_ASCII if text.isascii() else _DIGIT_TOKEN).finditer(text):
         start, end = m.span()
         if start < last_end:
             continue
@@ -1352,7 +1651,7 @@ def digit_tokens(text: str) -> list[tuple[int, int]]:
 
 
 # Which token rules can match a token of a given shape: (digits only, length, has / - . :).
-_TOKEN_SHAPES: dict[str, tuple[int, int, bool | None, str]] = {
+_TOKEN_SHAPES: Final[dict[str, tuple[int, int, bool | None, str]]] = {
     # name: (min length, max length, digits only (None: either), one of these characters required)
     "ipv4": (7, 15, False, "."),
     "ssn": (11, 11, False, "-"),
@@ -1372,7 +1671,7 @@ _TOKEN_SHAPES: dict[str, tuple[int, int, bool | None, str]] = {
     "date_my": (6, 7, False, "/"),
     "zip4": (10, 10, False, "-"),
 }
-_shape_cache: dict[tuple[bool, int, bool, bool, bool, bool], tuple[Recognizer, ...]] = {}
+_shape_cache: Final[dict[tuple[bool, int, bool, bool, bool, bool], tuple[Recognizer, ...]]] = {}
 
 
 def _rules_for(value: str) -> tuple[Recognizer, ...]:
@@ -1406,7 +1705,7 @@ def _token_hits(value: str) -> list[Recognizer]:
 # is dropped in a fraction context) and the date parts of a range, as (offset, end offset, type, score),
 # used when no hit is kept. Computed once per distinct value: values repeat across notes (HER2, V600E).
 _ValueHits = tuple[tuple[tuple[str, float, bool], ...], tuple[tuple[int, int, str, float], ...]]
-_value_cache: dict[str, _ValueHits] = {}
+_value_cache: Final[dict[str, _ValueHits]] = {}
 
 
 def _value_hits(value: str) -> _ValueHits:
@@ -1437,8 +1736,7 @@ def _token_matches(
     found = False
     for type_, score, md in hits:
         if md and (
-            _FRACTION_CTX.search(lower, max(0, start - 24), start)
-            or _FRACTION_AFTER.match(lower, end, end + 24)
+            _fraction_before(lower, max(0, start - 24), start) or _FRACTION_AFTER.match(lower, end, end + 24)
         ):
             continue
         found = True
@@ -1448,9 +1746,23 @@ def _token_matches(
             out.append((start + a, start + b, type_, score))
 
 
-_FAX_CUE = re.compile(
+_FAX_CUE: Final = re.compile(
     r"(?:\bfax|facsimile|\bf\W{1,3})(?![^\n.;]*\b(?:phone|tel|cell|call|mobile|pager)\b)[^\n.;]{0,20}\Z"
 )
+
+
+def _may_be_fax(lower: str, lo: int, k: int) -> bool:
+    """Whether lower[lo:k] holds the start of a fax cue (`_FAX_CUE`): "fa" ("fax", "facsimile"), or an "f"
+    with a word boundary before it and no word character after it ("f: ", "(f) ")."""
+    i = lower.find("f", lo, k)
+    while 0 <= i < k - 1:
+        c = lower[i + 1]
+        if c == "a":
+            return True
+        if not (c.isalnum() or c == "_") and (i == 0 or not (lower[i - 1].isalnum() or lower[i - 1] == "_")):
+            return True
+        i = lower.find("f", i + 1, k)
+    return False
 
 
 def lower_copy(text: str) -> str:
@@ -1475,19 +1787,40 @@ def _emit(
     keep it; whether it was kept."""
     if rec.left and m_start and (subject[m_start - 1].isalnum() or subject[m_start - 1] == "_"):
         return False
-    if rec.before is not None and not rec.before.search(subject, max(0, m_start - 24), m_start):
-        return False
+    before = rec.before
+    if before is not None:
+        lo = max(0, m_start - 24)
+        if rec.cue_words and _word_ending(lower, lo, m_start) not in rec.cue_words:
+            return False
+        if not before.search(subject, lo, m_start):
+            return False
     if rec.validate is not None and not rec.validate(text[start:end]):
         return False
     type_ = rec.type
     if (
         type_ == "PHONE"
-        and lower.find("f", max(0, start - 24), start) >= 0  # every fax cue starts with "f": skip the regex
+        and _may_be_fax(lower, max(0, start - 24), start)  # most phone numbers: no regex search
         and _FAX_CUE.search(lower, max(0, start - 24), start)
     ):
         type_ = "FAX"
     out.append((start, end, type_, rec.score))
     return True
+
+
+def _word_ending(lower: str, lo: int, k: int) -> str:
+    """The a-z letters that end right before `k`, past white space and the characters of `_CUE_SKIP`, not
+    reaching below `lo`."""
+    j = k
+    while j > lo:
+        o = ord(lower[j - 1])
+        skip = o == 32 or o == 40 or o == 58 or o == 35 or o == 61 or o == 46 or o == 44 or 9 <= o <= 13
+        if not (skip or ((28 <= o <= 31 or o >= 128) and lower[j - 1].isspace())):
+            break
+        j -= 1
+    i = j
+    while i > lo and 97 <= ord(lower[i - 1]) <= 122:
+        i -= 1
+    return lower[i:j]
 
 
 def _where(m: re.Match[str]) -> tuple[int, int, int]:
@@ -1506,23 +1839,23 @@ def _run_anchored(
     text: str,
     lower: str,
     starts: list[int],
-    shapes: list[_RunShape | None],
+    keys: list[int],
     out: list[Any],
 ) -> None:
-    """Every digit-anchored rule at every digit-token start (or at a "(" / "+" right before it); `shapes`
-    holds the digit run each token starts with (`_run_shape`)."""
+    """Every digit-anchored rule at every digit-token start (or at a "(" / "+" right before it); `keys` says
+    which rules can match at each token (`_token_key`)."""
     full = anchors.full
     last_end = [-1] * len(full.rules)  # per rule: where its last match ended (a rule's matches never overlap)
-    for k, shape in zip(starts, shapes, strict=True):
+    for k, key in zip(starts, keys, strict=True):
+        combined = full if key < 0 else anchors.for_key(key)
         if k and subject[k - 1] in "(+":  # "(617) 555-0199", "+1 617 ...": a rule may start one or two back
-            tries = [_always(full, subject, k - 1), _always(full, subject, k)]
+            tries = [(anchors.for_opener(subject[k - 1]), k - 1), (combined, k)]
             if k > 1 and subject[k - 2] == "+":
-                tries.insert(1, _always(full, subject, k - 2))
-            _take_first(full, tries, k, last_end, subject, text, lower, out)
+                tries.insert(1, (anchors.for_opener("+"), k - 2))
+            _take_first(tries, k, last_end, subject, text, lower, out)
             continue
-        combined = full if shape is None else anchors.for_run(shape)
         if combined is None:
-            continue  # no rule can start with this digit run ("2", "1500000000000")
+            continue  # no rule can match here ("2", "1500000000000", "110/60")
         m = combined.regex.match(subject, k)
         last = m.lastindex  # type: ignore[union-attr]
         if last is None:
@@ -1535,20 +1868,14 @@ def _run_anchored(
             if m_start < 0 or k < last_end[i]:
                 continue
             last_end[i] = m_end
-            start, end = regs[v] if v and regs[v][0] >= 0 else regs[w] if w and regs[w][0] >= 0 else regs[group]
+            start, end = (
+                regs[v] if v and regs[v][0] >= 0 else regs[w] if w and regs[w][0] >= 0 else regs[group]
+            )
             _emit(rec, subject, text, lower, m_start, start, end, out)
 
 
-def _always(combined: _Combined, subject: str, k: int) -> re.Match[str]:
-    """The combined regex at k: it always matches (every rule in it is an optional lookahead)."""
-    m = combined.regex.match(subject, k)
-    assert m is not None
-    return m
-
-
 def _take_first(
-    combined: _Combined,
-    tries: list[re.Match[str]],
+    tries: list[tuple[_Combined | None, int]],
     k: int,
     last_end: list[int],
     subject: str,
@@ -1556,54 +1883,54 @@ def _take_first(
     lower: str,
     out: list[Any],
 ) -> None:
-    """Each rule's first match among `tries` (matches at k-1, k-2, k), as if the rule were tried alone."""
-    if all(t.lastindex is None for t in tries):
-        return
-    for i, rec, group, v, w in combined.rules:
-        if k < last_end[i]:
+    """Each rule's first match among `tries` (rules and where to try them: k-1, k-2, k), as if the rule were
+    tried alone at each."""
+    done: set[int] = set()
+    for combined, pos in tries:
+        if combined is None:
             continue
-        for t in tries:
-            regs = t.regs
-            if regs[group][0] >= 0:
-                break
-        else:
+        m = combined.regex.match(subject, pos)
+        if m is None or m.lastindex is None:
             continue
-        m_start, m_end = regs[group]
-        last_end[i] = m_end
-        start, end = regs[v] if v and regs[v][0] >= 0 else regs[w] if w and regs[w][0] >= 0 else regs[group]
-        _emit(rec, subject, text, lower, m_start, start, end, out)
+        regs = m.regs
+        for i, rec, group, v, w in combined.rules:
+            m_start, m_end = regs[group]
+            if m_start < 0 or i in done or k < last_end[i]:
+                continue
+            done.add(i)
+            last_end[i] = m_end
+            start, end = (
+                regs[v] if v and regs[v][0] >= 0 else regs[w] if w and regs[w][0] >= 0 else regs[group]
+            )
+            _emit(rec, subject, text, lower, m_start, start, end, out)
 
 
 def _trigger_positions(lower: str, upper: bool) -> dict[str, list[tuple[int, int]]]:
-    """(start, end) of each rule's trigger words in the text, by rule name."""
-    by_word: dict[str, list[tuple[int, int]]] = {}
-    if lower.isascii():
-        # Most texts hold few trigger words: find which with C-level byte operations (every non-letter
-        # becomes a space, split, intersect), then locate only those.
-        present = _TRIGGER_BYTES.intersection(lower.encode().translate(_LETTERS_ONLY).split())
-        for raw in present:
-            word = raw.decode()
-            spans = by_word[word] = []
-            n, i = len(word), lower.find(word)
-            while i >= 0:
-                end = i + n
-                if (i and "a" <= lower[i - 1] <= "z") or (end < len(lower) and "a" <= lower[end] <= "z"):
-                    i = lower.find(word, i + 1)  # inside a longer word
-                else:
-                    spans.append((i, end))
-                    i = lower.find(word, end)
-    else:
-        for m in _TRIGGER.finditer(lower):
-            by_word.setdefault(m.group(), []).append(m.span())
+    """(start, end) of each rule's trigger words (whole words: no a-z on either side) in the text, by rule
+    name."""
     out: dict[str, list[tuple[int, int]]] = {}
-    for word, spans in by_word.items():
-        for name in _RULES_BY_WORD[upper].get(word, ()):
+    # Most texts hold few trigger words: find which with C-level byte operations (every character but a-z
+    # becomes a space, a non-ASCII one by way of "?"; split; intersect), then locate only those.
+    present = _TRIGGER_WORDS[upper].intersection(
+        lower.encode("ascii", "replace").translate(_LETTERS_ONLY).split()
+    )
+    for raw in present:
+        word, names = _TRIGGER_RULES[upper][raw]
+        spans = []
+        n, i = len(word), lower.find(word)
+        while i >= 0:
+            end = i + n
+            if (i and 97 <= ord(lower[i - 1]) <= 122) or (end < len(lower) and 97 <= ord(lower[end]) <= 122):
+                i = lower.find(word, i + 1)  # inside a longer word
+            else:
+                spans.append((i, end))
+                i = lower.find(word, end)
+        for name in names:
             out.setdefault(name, []).extend(spans)
     return out
 
 
-_LETTERS_ONLY = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
-_TRIGGER_BYTES = frozenset(w.encode() for words_, _ in _WORD_TRIGGERS.values() for w in words_)
+_LETTERS_ONLY: Final = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
 
 
 def _run_triggered(
@@ -1613,9 +1940,16 @@ def _run_triggered(
     hits.sort()
     last_end = -1
     if back == 0:  # the match starts at the trigger word
-        for start, _ in hits:
+        follow = _AFTER_TRIGGER.get(rec.name, "")
+        for start, end in hits:
             if start < last_end:
                 continue
+            if follow:
+                j = end
+                while j < len(subject) and subject[j] in " \t.,":
+                    j += 1
+                if j == len(subject) or subject[j] not in follow:
+                    continue  # the rule cannot match here
             m = rec.regex.match(subject, start)
             if m is not None and _emit(rec, subject, text, lower, *_where(m), out):
                 last_end = m.end()  # a rejected match ("discussed with wife, anna") hides no later trigger
@@ -1645,16 +1979,18 @@ def _ipv6_windows(lower: str) -> list[tuple[int, int]]:
     return out
 
 
-_TLD = re.compile(
+_TLD: Final = re.compile(
     r"\.(?:com|org|net|edu|gov|mil|io|us|info|biz|health|care|clinic|hospital|med|co|uk|ca|de|fr|nl|se|be|ch|es|"
     r"it|pt|br|pl|cz|cy|uy|au|nz|in|ie|me|app|online|site)\b(?:/[^\s<>\"']*[^\s<>\"'.,;:!?)])?(?![\w@-])"
 )
-_DOMAIN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-")
-_DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
+_DOMAIN_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-")
+_DOMAIN: Final = re.compile(
+    r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
+)
 
 
-_EMAIL = re.compile(r"[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
-_EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._%+-")
+_EMAIL: Final = re.compile(r"[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
+_EMAIL_LOCAL: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._%+-")
 
 
 def _emails(lower: str) -> Iterator[tuple[int, int, str, float]]:
@@ -1703,27 +2039,26 @@ def run(text: str, upper: bool, lower: str | None = None) -> list[tuple[int, int
     out: list[tuple[int, int, str, float]] = []
     has_digit = _text_has_digit(text)
     if has_digit:
-        rev = lower[::-1]  # for _context_id
         digit_starts: list[int] = []
-        digit_shapes: list[_RunShape | None] = []
+        digit_keys: list[int] = []
         alpha_starts: list[int] = []
         for start, end in digit_tokens(text):
             if text[start].isdigit():
                 digit_starts.append(start)
-                digit_shapes.append(_run_shape(text, start, end))
+                digit_keys.append(_token_key(text, lower, start, end))
             else:
                 alpha_starts.append(start)
             if end - start < 3:
                 continue
             if end - start <= 41:
-                ctx = _context_id(lower, start, end, rev)
+                ctx = _context_id(lower, start, end)
                 if ctx is not None:
                     out.append((start, end, ctx, _CTX_SCORES[ctx]))
             _token_matches(text, lower, start, end, out)
         if digit_starts:
             for anchors, on_lower in _ANCHOR_SETS[upper]:
                 subject = lower if on_lower else text
-                _run_anchored(anchors, subject, text, lower, digit_starts, digit_shapes, out)
+                _run_anchored(anchors, subject, text, lower, digit_starts, digit_keys, out)
         if alpha_starts:
             for m in _anchored_single(_IBAN.regex, lower, alpha_starts):
                 _emit(_IBAN, lower, text, lower, *_where(m), out)
@@ -1766,11 +2101,13 @@ def _anchored_single(regex: re.Pattern[str], subject: str, starts: list[int]) ->
     return out
 
 
-_BY_NAME = {r.name: r for r in RECOGNIZERS}
-_RULES_BY_WORD: dict[bool, dict[str, tuple[str, ...]]] = {
+_BY_NAME: Final = {r.name: r for r in RECOGNIZERS}
+# Per text case, each trigger word (as bytes) -> the word and the rules it triggers.
+_TRIGGER_RULES: Final[dict[bool, dict[bytes, tuple[str, tuple[str, ...]]]]] = {
     upper: {
-        word: tuple(r.name for r in _WORD_RULES[upper] if word in r.words)
+        word.encode(): (word, tuple(r.name for r in _WORD_RULES[upper] if word in r.words))
         for word in frozenset().union(*(r.words for r in _WORD_RULES[upper]))
     }
     for upper in (True, False)
 }
+_TRIGGER_WORDS: Final = {upper: frozenset(_TRIGGER_RULES[upper]) for upper in (True, False)}

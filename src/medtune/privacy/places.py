@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import operator
 import re
+from typing import Final
 
 from medtune.privacy.dictionaries import Lexicon, fold
 from medtune.privacy.exclusions import (
@@ -25,12 +26,16 @@ from medtune.privacy.exclusions import (
 from medtune.privacy.patterns import STATE_RE
 from medtune.privacy.tokens import AMBIG, COMMON, FIRST, LAST, MEDICAL, TITLE, Tok
 
-_STATE_AFTER_COMMA = re.compile(rf",[ \t]*(?P<st>{STATE_RE})\b(?P<zip>\.?,?[ \t]+\d{{5}}(?:-\d{{4}})?\b)?")
-_STATE_AFTER_COMMA_UPPER = re.compile(_STATE_AFTER_COMMA.pattern, re.IGNORECASE)
-_WORD_GAP = re.compile(r"[ \t]{1,3}\Z|\.[ \t]{0,2}\Z")
-_CONNECTOR_GAP = re.compile(r"[ \t]+(?:of|for|and|&|the|de|la)[ \t]+\Z|[ \t]*&[ \t]*\Z", re.IGNORECASE)
-_DEGREES = frozenset({"MD", "DO", "PA", "NP", "RN", "OR", "ME", "IN", "OK", "HI", "MS", "DE", "AL", "CO"})
-_PLACE_CUES = words(
+_STATE_AFTER_COMMA: Final = re.compile(
+    rf",[ \t]*(?P<st>{STATE_RE})\b(?P<zip>\.?,?[ \t]+\d{{5}}(?:-\d{{4}})?\b)?"
+)
+_STATE_AFTER_COMMA_UPPER: Final = re.compile(_STATE_AFTER_COMMA.pattern, re.IGNORECASE)
+_WORD_GAP: Final = re.compile(r"[ \t]{1,3}\Z|\.[ \t]{0,2}\Z")
+_CONNECTOR_GAP: Final = re.compile(r"[ \t]+(?:of|for|and|&|the|de|la)[ \t]+\Z|[ \t]*&[ \t]*\Z", re.IGNORECASE)
+_DEGREES: Final = frozenset(
+    {"MD", "DO", "PA", "NP", "RN", "OR", "ME", "IN", "OK", "HI", "MS", "DE", "AL", "CO"}
+)
+_PLACE_CUES: Final = words(
     """
     lives living lived resides residing moved relocated born from in at near to visiting visited home
     town city hometown residence native outside transferred transfer flew drove returned back works
@@ -39,7 +44,7 @@ _PLACE_CUES = words(
 )
 
 # Facility suffixes: (first word, the words that may follow it to complete the suffix)
-_FACILITY = {
+_FACILITY: Final[dict[str, tuple[str, ...]]] = {
     "hospital": (),
     "clinic": (),
     "infirmary": (),
@@ -86,16 +91,31 @@ _FACILITY = {
     "veterans": ("home",),
     "correctional": ("facility",),
 }
-_GENERIC = words(
+_GENERIC: Final = words(
     """
     the a an at to from of in general community regional university memorial medical county state city
     national children childrens women womens veterans central north south east west new saint st mount
     mt health care center hospital clinic family senior and for our your his her their this that
     """
 )
-_REGION = frozenset({"county", "parish", "borough"})
-_SUFFIX_WORDS = _REGION | frozenset(_FACILITY)
-_END = operator.attrgetter("end")
+_REGION: Final = frozenset({"county", "parish", "borough"})
+_SUFFIX_WORDS: Final = _REGION | frozenset(_FACILITY)
+_END: Final = operator.attrgetter("end")
+
+
+def _word_gap(text: str, a: int, b: int) -> bool:
+    """`_WORD_GAP.match(text[a:b])` without the slice and the regex call: one to three spaces or tabs, or a
+    dot and up to two."""
+    if b - a < 1 or b - a > 3:
+        return False
+    if text[a] == ".":
+        a += 1
+    while a < b:
+        c = text[a]
+        if c != " " and c != "\t":
+            return False
+        a += 1
+    return True
 
 
 def _is_place_word(tok: Tok, ambiguous: frozenset[str] = frozenset()) -> bool:
@@ -112,8 +132,12 @@ def _walk_back(
     while k > 0 and i - k < limit:
         prev, cur = toks[k - 1], toks[k] if k < len(toks) else None
         if cur is not None:
-            gap = text[prev.end + (2 if prev.possessive else 0) : cur.start]
-            if not (_WORD_GAP.match(gap) or (connectors and _CONNECTOR_GAP.match(gap))):
+            end = prev.end + 2 if prev.possessive else prev.end
+            if not (
+                (cur.start == end + 1 and text[end] == " ")  # the usual gap, without a call
+                or _word_gap(text, end, cur.start)
+                or (connectors and _CONNECTOR_GAP.match(text[end : cur.start]) is not None)
+            ):
                 break
         if not _is_place_word(prev, ambiguous) and prev.key not in ("st", "saint", "mount", "mt"):
             break
@@ -131,20 +155,19 @@ def _longest_city_suffix(words: list[str], lex: Lexicon) -> int:
 def _longest_city_prefix(toks: list[Tok], i: int, text: str, lex: Lexicon) -> int:
     best = 0
     key = toks[i].key
+    cities, counties = lex.cities, lex.counties
     for n in range(1, lex.max_city_words + 1):
         if n > 1:
-            if i + n - 1 >= len(toks) or not _WORD_GAP.match(
-                text[toks[i + n - 2].end : toks[i + n - 1].start]
-            ):
+            if i + n - 1 >= len(toks) or not _word_gap(text, toks[i + n - 2].end, toks[i + n - 1].start):
                 break
             key = f"{key} {toks[i + n - 1].key}"
-        if key in lex.cities or key in lex.counties:
+        if key in cities or key in counties:
             best = n
     return best
 
 
 # Two-word cues after which a capitalised word is a place even when no US list knows it ("grew up in Oulu").
-_STRONG_PLACE_CUES = frozenset(
+_STRONG_PLACE_CUES: Final = frozenset(
     f"{a} {b}"
     for a, bs in (
         ("lives", "in at near"),
@@ -178,28 +201,33 @@ _STRONG_PLACE_CUES = frozenset(
     )
     for b in bs.split()
 )
-_STRONG_SECOND = frozenset(c.split()[1] for c in _STRONG_PLACE_CUES)
-_STRONG_ENDINGS = tuple(f"{w}{sep}" for w in _STRONG_SECOND for sep in (" ", "\t"))
+_STRONG_SECOND: Final = frozenset(c.split()[1] for c in _STRONG_PLACE_CUES)
+_STRONG_LAST: Final = frozenset(w[-1] for w in _STRONG_SECOND)  # their last letters
+_STRONG_NEXT_TO_LAST: Final = frozenset(w[-2] for w in _STRONG_SECOND)
 
 
 def _prev_word(lower: str, pos: int, colon: bool = False) -> tuple[str, int] | None:
     """The word that ends right before `pos` (one blank between, optionally a colon) and where it starts."""
-    if pos < 2 or lower[pos - 1] not in " \t":
+    if pos < 2 or (lower[pos - 1] != " " and lower[pos - 1] != "\t"):
         return None
     end = pos - 1
-    while end > 0 and lower[end - 1] in " \t":
+    while end > 0 and (lower[end - 1] == " " or lower[end - 1] == "\t"):
         end -= 1
     if colon and end > 0 and lower[end - 1] == ":":
         end -= 1
     start = end
-    while start > 0 and lower[start - 1].isalpha():
+    while start > 0:
+        # str.isalpha() with no method call on ASCII (compiled, ord(s[i]) is a plain read of the character)
+        c = ord(lower[start - 1])
+        if not (97 <= c <= 122 or 65 <= c <= 90 if c < 128 else lower[start - 1].isalpha()):
+            break
         start -= 1
     if start == end:
         return None
     return lower[start:end], start
 
 
-_BIG_FIRST: dict[int, frozenset[str]] = {}
+_BIG_FIRST: Final[dict[int, frozenset[str]]] = {}
 
 
 def _big_first_words(lex: Lexicon) -> frozenset[str]:
@@ -217,7 +245,6 @@ def find_places(
     out: list[tuple[int, int, float]] = []
     if not toks:
         return out  # every rule below starts from a capitalised word
-    ends = list(map(_END, toks))
     # "City, ST [ZIP]"
     regex = _STATE_AFTER_COMMA_UPPER if upper else _STATE_AFTER_COMMA
     for m in regex.finditer(text) if "," in text else ():
@@ -226,7 +253,7 @@ def find_places(
             continue
         if len(st) == 2 and not st.isupper():
             continue
-        i = bisect.bisect_right(ends, m.start()) - 1
+        i = bisect.bisect_right(toks, m.start(), key=_END) - 1  # (token ends are sorted)
         if i < 0 or toks[i].end != m.start():
             continue
         first = _walk_back(toks, i, text, 3, connectors=False)
@@ -265,14 +292,23 @@ def find_places(
             if role & _CITY_ROLE and tok.cls != TITLE:
                 _city(toks, i, text, lower, lex, upper, big_first, out)
         start = tok.start
-        if start > 2 and lower[start - 1] in " \t" and lower.endswith(_STRONG_ENDINGS, 0, start):
+        # A strong cue's second word ("in", "from") and one blank right before: the two characters before the
+        # blank must be letters those words end with (_after_strong_cue checks the words themselves). Single
+        # characters: no string is built, and each one's hash is cached.
+        if (
+            start > 2
+            and lower[start - 1] in " \t"
+            and lower[start - 2] in _STRONG_LAST
+            and lower[start - 3] in _STRONG_NEXT_TO_LAST
+        ):
             _after_strong_cue(toks, i, text, lower, out)
     return out
 
 
-_SUFFIX_ROLE, _CITY_ROLE = 1, 2
+_SUFFIX_ROLE: Final = 1
+_CITY_ROLE: Final = 2
 # id(lexicon) -> (that lexicon, its roles); holding the lexicon keeps its id from being reused
-_ROLES: dict[int, tuple[Lexicon, dict[str, int]]] = {}
+_ROLES: Final[dict[int, tuple[Lexicon, dict[str, int]]]] = {}
 
 
 def _place_roles(lex: Lexicon) -> dict[str, int]:
@@ -305,7 +341,7 @@ def _facility_or_county(
     last = i
     if follow:
         nxt = toks[i + 1] if i + 1 < len(toks) else None
-        if nxt is not None and nxt.key in follow and _WORD_GAP.match(text[tok.end : nxt.start]):
+        if nxt is not None and nxt.key in follow and _word_gap(text, tok.end, nxt.start):
             last = i + 1
         elif "" not in follow:
             return
@@ -340,7 +376,7 @@ def _after_strong_cue(
     if tok.cls == MEDICAL and (tok.key in EPONYMS or tok.key in DRUGS):
         return
     j = i + 1
-    while j < len(toks) and j - i < 3 and _WORD_GAP.match(text[toks[j - 1].end : toks[j].start]):
+    while j < len(toks) and j - i < 3 and _word_gap(text, toks[j - 1].end, toks[j].start):
         if toks[j].key in CLINICAL or toks[j].key in ABBREVIATIONS or toks[j].key in COMMON_WORDS:
             break
         j += 1
@@ -366,7 +402,7 @@ def _city(
     n = _longest_city_prefix(toks, i, text, lex)
     if n == 0:
         return
-    phrase = " ".join(t.key for t in toks[i : i + n])
+    phrase = " ".join([t.key for t in toks[i : i + n]])
     if n == 1 and phrase in lex.states:
         return
     if tok.cls == MEDICAL and (not cue or EPONYM_FOLLOWERS.match(text, tok.end)):

@@ -8,28 +8,51 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Final
 
 from medtune.privacy.dictionaries import Lexicon, fold
 from medtune.privacy.exclusions import ABBREVIATIONS, CLINICAL, DRUGS, EPONYM_FOLLOWERS, EPONYMS, words
 
-_CAP_WORD = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-ſ][^\W\d_]*(?:['’][^\W\d_]+)*(?:-[^\W\d_]+)*")
+_CAP_WORD: Final = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-ſ][^\W\d_]*(?:['’][^\W\d_]+)*(?:-[^\W\d_]+)*")
 # The same on ASCII text (where a letter is [A-Za-z] and there is no curly apostrophe): a plain ASCII class
 # lets the regex engine skip to the next capital far faster than the Unicode ranges above.
-_CAP_WORD_ASCII = re.compile(r"[A-Z][A-Za-z]*(?:'[A-Za-z]+)*(?:-[A-Za-z]+)*")
+_CAP_WORD_ASCII: Final = re.compile(r"[A-Z][A-Za-z]*(?:'[A-Za-z]+)*(?:-[A-Za-z]+)*")
+# What tokenize runs: the same matches, as one capturing group for `split` ([gap, word, gap, ..., gap] comes
+# back as a list of strings built in C, with no match object per word; a word's offset is the sum of the
+# lengths before it). The tail is spelled as alternatives that start with the apostrophe or hyphen they need:
+# "(?:'L+)*(?:-L+)*" makes the regex engine set up two repeats per word even when, as nearly always, the
+# word ends there; a branch on the next character costs far less. Nothing follows the tail, so no match ever
+# backtracks into it and both spellings match the same words.
+_CAP_SPLIT: Final = re.compile(
+    r"([A-ZÀ-ÖØ-ÞĀ-ſ][^\W\d_]*"
+    r"(?:['’][^\W\d_]+(?:['’][^\W\d_]+)*(?:-[^\W\d_]+)*|-[^\W\d_]+(?:-[^\W\d_]+)*|))"
+)
+_CAP_SPLIT_ASCII: Final = re.compile(
+    r"([A-Z][A-Za-z]*(?:'[A-Za-z]+(?:'[A-Za-z]+)*(?:-[A-Za-z]+)*|-[A-Za-z]+(?:-[A-Za-z]+)*|))"
+)
 
-TITLES = words(
+TITLES: Final = words(
     """
     dr doctor mr mrs ms miss mx prof professor rev fr dra sra mme mlle herr frau
     """
 )
 
 # Token classes
-TITLE, INITIAL, FIRST, LAST, AMBIG, MEDICAL, COMMON, UNKNOWN = "TIFLAMCU"
-_NAME_CLASSES = frozenset((FIRST, LAST, AMBIG))
-NAME_LIKE = frozenset((FIRST, LAST, UNKNOWN, AMBIG, INITIAL))
+TITLE: Final = "T"
+INITIAL: Final = "I"
+FIRST: Final = "F"
+LAST: Final = "L"
+AMBIG: Final = "A"
+MEDICAL: Final = "M"
+COMMON: Final = "C"
+UNKNOWN: Final = "U"
+_NAME_CLASSES: Final = frozenset((FIRST, LAST, AMBIG))
+NAME_LIKE: Final = frozenset((FIRST, LAST, UNKNOWN, AMBIG, INITIAL))
 
 
-@dataclass(slots=True)
+# An explicit __init__ (init=False): a dataclass-generated one is interpreted Python even when mypyc compiles
+# the class, and this runs once per token.
+@dataclass(slots=True, init=False)
 class Tok:
     start: int
     end: int  # without a possessive 's
@@ -38,12 +61,30 @@ class Tok:
     cls: str
     possessive: bool
 
+    def __init__(self, start: int, end: int, word: str, key: str, cls: str, possessive: bool) -> None:
+        self.start = start
+        self.end = end
+        self.word = word
+        self.key = key
+        self.cls = cls
+        self.possessive = possessive
 
-# (word without a possessive 's, folded key, class, had a possessive 's, class is a name class)
-_Entry = tuple[str, str, str, bool, bool]
 
-_NOT_UPPER = bytes(c for c in range(256) if not 65 <= c <= 90)
-_NOT_LOWER = bytes(c for c in range(256) if not 97 <= c <= 122)
+class _Entry:
+    """What a word as matched (a possessive 's included) stands for: cached per word by the tokenizer."""
+
+    __slots__ = ("cls", "key", "named", "possessive", "word")
+
+    def __init__(self, word: str, key: str, cls: str, possessive: bool, named: bool) -> None:
+        self.word = word  # without a possessive 's
+        self.key = key
+        self.cls = cls
+        self.possessive = possessive
+        self.named = named  # the class is a name class: the word may be an eponym ("Wilson disease")
+
+
+_NOT_UPPER: Final = bytes(c for c in range(256) if not 65 <= c <= 90)
+_NOT_LOWER: Final = bytes(c for c in range(256) if not 97 <= c <= 122)
 
 
 def is_upper_text(text: str) -> bool:
@@ -117,21 +158,74 @@ class Tokenizer:
         key, cls = self.classify(word, upper)
         if len(entries) > 200_000:
             entries.clear()
-        entry = entries[raw] = (word, key, cls, possessive, cls in _NAME_CLASSES)
+        entry = entries[raw] = _Entry(word, key, cls, possessive, cls in _NAME_CLASSES)
         return entry
 
     def tokenize(self, text: str, upper: bool) -> list[Tok]:
         toks: list[Tok] = []
-        append = toks.append
         entries = self._entries[upper]
-        followers = EPONYM_FOLLOWERS.match
-        for m in (_CAP_WORD_ASCII if text.isascii() else _CAP_WORD).finditer(text):
-            raw = m[0]
+        parts: list[str] = (_CAP_SPLIT_ASCII if text.isascii() else _CAP_SPLIT).split(text)
+        end = len(parts[0])  # where the gap before the next word starts
+        for i in range(1, len(parts), 2):
+            raw = parts[i]
+            start = end
+            end = start + len(raw) + len(parts[i + 1])
             entry = entries.get(raw)
-            word, key, cls, possessive, named = entry if entry is not None else self._entry(raw, upper)
-            start = m.start()
-            end = start + len(word)  # a possessive 's is not part of the word
-            if named and followers(text, end):
-                cls = MEDICAL  # Wilson's disease, Murphy's sign, Down syndrome
-            append(Tok(start, end, word, key, cls, possessive))
+            if entry is None:
+                entry = self._entry(raw, upper)
+            word = entry.word
+            stop = start + len(word)  # a possessive 's is not part of the word
+            if entry.named and _eponym_follows(text, stop):  # Wilson's disease, Murphy's sign, Down syndrome
+                toks.append(Tok(start, stop, word, entry.key, MEDICAL, entry.possessive))
+            else:
+                toks.append(Tok(start, stop, word, entry.key, entry.cls, entry.possessive))
         return toks
+
+
+# (" " or "'s ") + the word after it -> whether EPONYM_FOLLOWERS matches there
+_FOLLOWS: Final[dict[str, bool]] = {}
+
+
+def _eponym_follows(text: str, end: int) -> bool:
+    """`EPONYM_FOLLOWERS.match(text, end) is not None`, without running that long case-insensitive
+    alternation per name: in the common case (ASCII blanks, then an ASCII word ending at an ASCII non-word
+    character) the answer depends only on whether a possessive 's comes first and on that word, and is cached
+    per word. Anything else (curly apostrophes, non-ASCII letters or blanks, "Smith 's", "s'") asks the
+    regex itself. Characters are compared as code points (compiled, ord(s[i]) reads the character in place):
+    on ASCII the regex's \\s is 9-13, 28-31 and 32, its \\w 0-9, A-Z, a-z and _."""
+    n = len(text)
+    p = end
+    prefix = " "
+    if p + 1 < n and text[p] == "'" and text[p + 1] in "sS":
+        p += 2
+        prefix = "'s "
+    q = p
+    while q < n:
+        c = ord(text[q])
+        if not (c == 32 or 9 <= c <= 13 or 28 <= c <= 31):
+            break
+        q += 1
+    if q == p:  # no ASCII blank: only a possessive ("'s", "’s", "s'") or a non-ASCII blank can start a match
+        if q == n:
+            return False
+        c = ord(text[q])
+        if c < 128 and (prefix != " " or not (c == 39 or c == 115 or c == 83)):  # ' s S
+            return False
+        return EPONYM_FOLLOWERS.match(text, end) is not None
+    r = q
+    while r < n:
+        c = ord(text[r])
+        if not (97 <= c <= 122 or 65 <= c <= 90 or 48 <= c <= 57 or c == 95):
+            break
+        r += 1
+    if r < n and (ord(text[r]) > 127 or text[r] == "'"):
+        return EPONYM_FOLLOWERS.match(text, end) is not None  # the word may go on, or be "s'" or "'s"
+    if r == q:
+        return False  # a blank, then no word: an ASCII non-word character or the end
+    key = prefix + text[q:r]
+    known = _FOLLOWS.get(key)
+    if known is None:
+        if len(_FOLLOWS) > 100_000:
+            _FOLLOWS.clear()
+        known = _FOLLOWS[key] = EPONYM_FOLLOWERS.match(key) is not None
+    return known
