@@ -12,7 +12,6 @@ Upper-case text (ICU notes) gives no capitalisation signal, so there only dictio
 from __future__ import annotations
 
 import bisect
-import operator
 import re
 from typing import Final
 
@@ -27,8 +26,10 @@ from medtune.privacy.tokens import (
     MEDICAL,
     NAME_LIKE,
     TITLE,
+    TOK_END,
     UNKNOWN,
     Tok,
+    dot_then_blanks,
 )
 
 _GAP_OK: Final = re.compile(r"\.?[ \t]{1,3}\Z|\.\Z")
@@ -197,25 +198,13 @@ def _gap_ok(text: str, a: int, b: int) -> bool:
     if n == 1:
         c = text[a]
         return c == " " or c == "\t" or c == "."
-    if n < 2 or n > 4:
+    if n < 2 or n > 4 or (n == 4 and text[a] != "."):
         return False
-    if text[a] == ".":
-        a += 1
-    elif n == 4:
-        return False
-    while a < b:
-        c = text[a]
-        if c != " " and c != "\t":
-            return False
-        a += 1
-    return True
+    return dot_then_blanks(text, a, b)
 
 
 def _name_like(tok: Tok) -> bool:
     return tok.cls in NAME_LIKE
-
-
-_END: Final = operator.attrgetter("end")
 
 
 def _known(tok: Tok) -> bool:
@@ -461,7 +450,7 @@ def _last_first(text: str, toks: list[Tok], lex: Lexicon, upper: bool) -> list[t
         # Token ends are sorted (bisect on them with a key: no list of them built per text); a possessive
         # token never ends at a comma (its 's follows).
         pos = m.start()
-        i = bisect.bisect_left(toks, pos, key=_END)
+        i = bisect.bisect_left(toks, pos, key=TOK_END)
         if i == len(toks) or toks[i].end != pos:
             continue
         tok = toks[i]

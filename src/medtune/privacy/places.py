@@ -8,7 +8,6 @@ codes have structure and live in patterns.py.
 from __future__ import annotations
 
 import bisect
-import operator
 import re
 from typing import Final
 
@@ -24,7 +23,17 @@ from medtune.privacy.exclusions import (
     words,
 )
 from medtune.privacy.patterns import STATE_RE
-from medtune.privacy.tokens import AMBIG, COMMON, FIRST, LAST, MEDICAL, TITLE, Tok
+from medtune.privacy.tokens import (
+    AMBIG,
+    COMMON,
+    FIRST,
+    LAST,
+    MEDICAL,
+    TITLE,
+    TOK_END,
+    Tok,
+    dot_then_blanks,
+)
 
 _STATE_AFTER_COMMA: Final = re.compile(
     rf",[ \t]*(?P<st>{STATE_RE})\b(?P<zip>\.?,?[ \t]+\d{{5}}(?:-\d{{4}})?\b)?"
@@ -100,22 +109,12 @@ _GENERIC: Final = words(
 )
 _REGION: Final = frozenset({"county", "parish", "borough"})
 _SUFFIX_WORDS: Final = _REGION | frozenset(_FACILITY)
-_END: Final = operator.attrgetter("end")
 
 
 def _word_gap(text: str, a: int, b: int) -> bool:
     """`_WORD_GAP.match(text[a:b])` without the slice and the regex call: one to three spaces or tabs, or a
     dot and up to two."""
-    if b - a < 1 or b - a > 3:
-        return False
-    if text[a] == ".":
-        a += 1
-    while a < b:
-        c = text[a]
-        if c != " " and c != "\t":
-            return False
-        a += 1
-    return True
+    return 1 <= b - a <= 3 and dot_then_blanks(text, a, b)
 
 
 def _is_place_word(tok: Tok, ambiguous: frozenset[str] = frozenset()) -> bool:
@@ -253,7 +252,7 @@ def find_places(
             continue
         if len(st) == 2 and not st.isupper():
             continue
-        i = bisect.bisect_right(toks, m.start(), key=_END) - 1  # (token ends are sorted)
+        i = bisect.bisect_right(toks, m.start(), key=TOK_END) - 1  # (token ends are sorted)
         if i < 0 or toks[i].end != m.start():
             continue
         first = _walk_back(toks, i, text, 3, connectors=False)

@@ -6,6 +6,7 @@ and skipping the rest keeps the scanner fast. Classifications are cached per wor
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -68,6 +69,23 @@ class Tok:
         self.key = key
         self.cls = cls
         self.possessive = possessive
+
+
+# A token's end: the key for bisecting a text's tokens (their ends are sorted).
+TOK_END: Final = operator.attrgetter("end")
+
+
+def dot_then_blanks(text: str, a: int, b: int) -> bool:
+    """text[a:b] is an optional dot followed only by spaces or tabs (what the gap checks between name and
+    place words share; each adds its own length limits)."""
+    if text[a] == ".":
+        a += 1
+    while a < b:
+        c = text[a]
+        if c != " " and c != "\t":
+            return False
+        a += 1
+    return True
 
 
 class _Entry:
