@@ -11,7 +11,10 @@ in-memory tiny Llama (built once, cached under bench/results/models/). Reported:
 - scoring only: medtune's `HFBackend.loglikelihood` vs lm-eval's `HFLM.loglikelihood` on the same
   requests;
 - the number of items whose predicted answer (acc and acc_norm) differs (must be 0), and the largest
-  log-likelihood difference.
+  log-likelihood difference;
+- op times from one profiled pass of each: lm-eval's time in tensor ops over the time medtune's matrix
+  products alone would take with perfect scaling over the threads, the most medtune could gain in fp32 at
+  this machine's matmul speed even if every other op were free.
 
 Every engine runs once per round (rounds alternate the engines, so a busy machine disturbs all of them);
 the best of `--repeats` rounds is kept, with CPU time beside wall time, the load average at each run and the
@@ -33,7 +36,6 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -107,6 +109,23 @@ def lm_eval_task(workdir: Path, data: Path, limit: int | None, variant: str = "l
     return "bench_medqa"
 
 
+MATMUL_OPS = frozenset({"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"})
+
+
+def op_times(call: Callable[[], Any]) -> dict[str, float]:
+    """Seconds spent in tensor ops during one call, all ops and matrix products only (torch.profiler,
+    self time of each op on the calling thread)."""
+    from torch.profiler import profile
+
+    with profile() as prof:
+        call()
+    events = prof.key_averages()
+    return {
+        "ops_s": round(sum(e.self_cpu_time_total for e in events) / 1e6, 3),
+        "matmul_s": round(sum(e.self_cpu_time_total for e in events if e.key in MATMUL_OPS) / 1e6, 3),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -134,6 +153,9 @@ def main() -> int:
         return 0
     import tempfile
 
+    from medtune.quiet_libs import quiet_third_party
+
+    quiet_third_party()  # as the CLI starts: medtune's batched tokenizer calls may use the thread pool
     import numpy as np
     import torch
     from lm_eval import simple_evaluate
@@ -207,6 +229,20 @@ def main() -> int:
             runs[engine].append({"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "load_1min": load})
             print(f"{engine}: {wall:.2f}s wall, {cpu:.2f}s CPU (load {load:.2f})", flush=True)
     threads["lm_eval"] = torch.get_num_threads()  # lm-eval runs in this process: same torch thread pool
+    # The ceiling at this machine's matmul speed: lm-eval's time in tensor ops over the time medtune's
+    # matrix products alone would take on all threads with perfect scaling (single-threaded matmul time /
+    # threads): what would remain if every other op of medtune were free. One profiled, untimed pass
+    # each; medtune on one thread and one worker, so every op runs on the profiled thread.
+    workers, backend.workers = backend.workers, 1
+    torch.set_num_threads(1)
+    floor: dict[str, Any] = {"medtune_1_thread": op_times(engines["medtune"])}
+    torch.set_num_threads(args.threads)
+    backend.workers = workers
+    floor["lm_eval"] = op_times(engines["lm_eval"])
+    floor["max_speedup_if_only_medtune_matmuls_remained"] = round(
+        floor["lm_eval"]["ops_s"] / (floor["medtune_1_thread"]["matmul_s"] / args.threads), 2
+    )
+    print(f"op times: {json.dumps(floor)}", flush=True)
     best = {k: min(r["wall_s"] for r in v) for k, v in runs.items()}
     best_cpu = {k: min(r["cpu_s"] for r in v) for k, v in runs.items()}
     ours = results["ours"].samples
@@ -242,6 +278,7 @@ def main() -> int:
         "speedup_vs_lm_eval_default_batch": (
             round(best["lm_eval_bs1"] / best["medtune"], 2) if "lm_eval_bs1" in best else None
         ),
+        "op_times": floor,
         "all_runs": runs,
         "items_with_different_prediction": {"acc": int(differ_acc), "acc_norm": int(differ_norm)},
         "max_abs_loglikelihood_diff": max_diff,

@@ -108,3 +108,79 @@ def test_cpu_batches_follow_a_token_budget(tiny, tokenizer):
     assert backend._rows_per_batch(100) == 10  # the budget binds before the batch size
     assert backend._rows_per_batch(10) == 16  # ... and the batch size for short rows
     assert backend._rows_per_batch(5000) == 1  # a row longer than the budget still runs
+
+
+def _many_requests(n_items: int) -> list[tuple[str, str]]:
+    """Items of varied lengths (so batches differ in width), each with one- and multi-token choices."""
+    return [
+        (f"Question: case {i}: {'the patient reports pain. ' * (i % 7)}Which agent?\nAnswer:", " " + choice)
+        for i in range(n_items)
+        for choice in ("A", "B", "cisplatin weekly")
+    ]
+
+
+def test_cpu_workers_give_the_results_of_one_thread(tiny, tokenizer):
+    from medtune.evaluate.backends.hf import HFBackend
+
+    requests = _many_requests(40)
+    threads_before = torch.get_num_threads()
+    serial = HFBackend(tiny, tokenizer, batch_size=4, workers=1)
+    parallel = HFBackend(tiny, tokenizer, batch_size=4, workers=3)
+    assert parallel._cpu_workers(10) == 3 and serial._cpu_workers(10) == 1
+    assert parallel._cpu_workers(2) == 2  # never more workers than batches
+    one = serial.loglikelihood(requests)
+    many = parallel.loglikelihood(requests)
+    assert torch.get_num_threads() == threads_before  # the thread count is restored
+    _assert_same(many, one)
+    # each batch is computed alike whichever worker runs it: a second parallel run is bit-identical
+    assert [r.logprob for r in parallel.loglikelihood(requests)] == [r.logprob for r in many]
+
+
+def test_default_workers_follow_the_torch_thread_count(tiny, tokenizer):
+    from medtune.evaluate.backends.hf import HFBackend
+
+    backend = HFBackend(tiny, tokenizer)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert backend._cpu_workers(100) == 2
+        torch.set_num_threads(1)
+        assert backend._cpu_workers(100) == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_failing_batch_stops_scoring_with_its_error(tiny, tokenizer):
+    from medtune.evaluate.backends.hf import HFBackend
+
+    backend = HFBackend(tiny, tokenizer, batch_size=2, workers=2)
+    calls = []
+
+    def broken(rows, results):
+        calls.append(len(rows))
+        raise ValueError("boom")
+
+    backend._score_batch = broken
+    before = torch.get_num_threads()
+    with pytest.raises(ValueError, match="boom"):
+        backend.loglikelihood(_many_requests(6))
+    assert calls and torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("special", [True, False])
+def test_direct_fast_tokenizer_equals_the_tokenizer_call(tokenizer, special):
+    from medtune.evaluate.backends.hf import HFBackend
+
+    texts = [
+        "Question: Is 5-FU given with leucovorin?\nAnswer: yes",
+        "  leading spaces and trailing  ",
+        tokenizer.bos_token + " starts with the BOS text",
+        "émigré naïve café — ünïcode",
+        "",
+    ]
+    backend = HFBackend(_random_model("gqa", len(tokenizer)), tokenizer)
+    expected = [list(ids) for ids in tokenizer(texts, add_special_tokens=special)["input_ids"]]
+    assert backend._tokenize(texts, special) == expected
+    # a tokenizer left with padding switched on is called the ordinary way (no padded ids)
+    tokenizer(texts[:2], padding=True)
+    assert backend._tokenize(texts, special) == expected

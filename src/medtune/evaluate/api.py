@@ -40,6 +40,11 @@ class ModelSpec(BaseModel):
         default="auto", description="dtype (hf)."
     )
     batch_size: int = Field(default=16, gt=0, description="Rows per forward (hf) or prompts per request.")
+    workers: int | None = Field(
+        default=None,
+        gt=0,
+        description="CPU scoring threads, each on whole batches (hf); default: the torch thread count.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -78,6 +83,7 @@ def parse_model_ref(text: str, adapter: str | Path | None = None) -> ModelSpec:
             device="auto",
             dtype="auto",
             batch_size=8,
+            workers=None,
         )
     path = Path(text)
     if adapter is None and (path / "config.yaml").is_file() and (path / "train" / "adapter").is_dir():
@@ -120,6 +126,7 @@ def open_backend(spec: ModelSpec) -> Iterator[Backend]:
         device=spec.device,
         dtype=spec.dtype,
         batch_size=spec.batch_size,
+        workers=spec.workers,
     )
     try:
         yield hf

@@ -13,6 +13,11 @@ multiple-choice work:
   token is predicted (for one-token choices: one position per item). Exact math, same modules and weights;
   other architectures run the whole decoder.
 - Every string is tokenized once, in one batched call of the fast tokenizer.
+- On a CPU the batches are shared by worker threads that each run single-threaded tensor ops (one worker
+  per torch thread), instead of one batch at a time split over the threads: a small model's matmuls and
+  element-wise passes are too short to scale across cores, whole batches in parallel do (measured 1.45x on
+  2 cores). Each batch is computed the same way whichever worker runs it, so results do not depend on
+  the scheduling.
 
 Token boundaries follow lm-evaluation-harness exactly (trailing context whitespace moves to the
 continuation; the continuation's tokens are those of `encode(context + continuation)` after
@@ -22,7 +27,8 @@ equal lm-eval's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +87,7 @@ class HFBackend:
         info: BackendInfo | None = None,
         batch_size: int = 16,
         max_length: int | None = None,
+        workers: int | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -88,6 +95,7 @@ class HFBackend:
             tokenizer.pad_token = tokenizer.eos_token
         self.batch_size = batch_size
         self.token_budget = CPU_TOKEN_BUDGET
+        self.workers = workers  # CPU scoring threads; None: one per torch thread
         self.max_length = max_length or resolve_max_length(model, tokenizer)
         self.info = info or BackendInfo("hf", getattr(model, "name_or_path", "model"))
         self.device = next(model.parameters()).device
@@ -107,6 +115,7 @@ class HFBackend:
         device: str = "auto",
         dtype: str = "auto",
         batch_size: int = 16,
+        workers: int | None = None,
         trust_remote_code: bool = False,
     ) -> HFBackend:
         """Load a local model directory or hub id (hub only when named), plus an optional PEFT adapter."""
@@ -157,7 +166,13 @@ class HFBackend:
             loaded.eval()
             identity["adapter"] = digest_of(adapter)
             name = f"{model} + {adapter}"
-        return cls(loaded, tokenizer, info=BackendInfo("hf", name, identity), batch_size=batch_size)
+        return cls(
+            loaded,
+            tokenizer,
+            info=BackendInfo("hf", name, identity),
+            batch_size=batch_size,
+            workers=workers,
+        )
 
     @contextmanager
     def adapter_disabled(self) -> Iterator[HFBackend]:
@@ -205,9 +220,18 @@ class HFBackend:
         return out  # type: ignore[return-value]
 
     def _tokenize(self, texts: list[str], special: bool) -> list[list[int]]:
+        """Token ids of each text, as `tokenizer(texts)` gives them; a fast tokenizer is called directly
+        (no offsets, no BatchEncoding) on its thread pool."""
         if not texts:
             return []
-        return [list(ids) for ids in self.tokenizer(texts, add_special_tokens=special)["input_ids"]]
+        from medtune.quiet_libs import tokenizer_threads
+
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        direct = backend is not None and backend.padding is None and backend.truncation is None
+        with tokenizer_threads():
+            if direct:
+                return [enc.ids for enc in backend.encode_batch_fast(texts, add_special_tokens=special)]
+            return [list(ids) for ids in self.tokenizer(texts, add_special_tokens=special)["input_ids"]]
 
     def _starts_with_bos(self, text: str) -> bool:
         return bool(self._bos_text) and text.startswith(self._bos_text)
@@ -288,13 +312,36 @@ class HFBackend:
                     _Group(group.ctx, [c], [r]) for c, r in zip(group.conts, group.request_ids, strict=True)
                 )
         rows.sort(key=lambda g: -g.row_len)
-        results: list[LogLikelihood | None] = [None] * len(pairs)
+        batches: list[list[_Group]] = []
         start = 0
         while start < len(rows):
             count = self._rows_per_batch(rows[start].row_len)
-            self._score_batch(rows[start : start + count], results)
+            batches.append(rows[start : start + count])
             start += count
+        results: list[LogLikelihood | None] = [None] * len(pairs)
+        self._run_batches(batches, lambda batch: self._score_batch(batch, results))
         return results  # type: ignore[return-value]
+
+    def _cpu_workers(self, n_batches: int) -> int:
+        """Threads that score batches side by side: 1 on an accelerator, else `workers` (default: the torch
+        thread count), never more than there are batches."""
+        import torch
+
+        if self.device.type != "cpu":
+            return 1
+        wanted = self.workers if self.workers is not None else torch.get_num_threads()
+        return max(1, min(wanted, n_batches))
+
+    def _run_batches(self, batches: list[list[_Group]], score: Callable[[list[_Group]], None]) -> None:
+        """Score every batch, in order on one thread or shared by CPU workers with single-threaded ops."""
+        workers = self._cpu_workers(len(batches))
+        if workers == 1:
+            for batch in batches:
+                score(batch)
+            return
+        with _single_threaded_ops(), ThreadPoolExecutor(workers, thread_name_prefix="medtune-score") as pool:
+            for _ in pool.map(score, batches):  # longest rows first: the slowest batches start earliest
+                pass
 
     def _rows_per_batch(self, width: int) -> int:
         """Rows in a batch whose longest row has `width` tokens (rows come sorted longest first).
@@ -494,6 +541,20 @@ class HFBackend:
             [(list(p), [*list(a), eos]) for p, a in zip(prompt_ids, answers, strict=True)]
         )
         return [(-s.logprob, s.n_tokens) for s in scored]
+
+
+@contextmanager
+def _single_threaded_ops() -> Iterator[None]:
+    """Torch ops run on one thread each inside the block (worker threads bring their own parallelism);
+    the thread count is restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _query_slots(rows: list[int], positions: list[int], n_rows: int) -> tuple[list[list[int]], list[int]]:
