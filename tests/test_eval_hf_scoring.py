@@ -4,6 +4,8 @@ truncation, and the fallback for other architectures. (Parity with lm-eval itsel
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -158,13 +160,15 @@ def test_a_failing_batch_stops_scoring_with_its_error(tiny, tokenizer):
 
     def broken(rows, results):
         calls.append(len(rows))
+        time.sleep(0.2)
         raise ValueError("boom")
 
     backend._score_batch = broken
     before = torch.get_num_threads()
     with pytest.raises(ValueError, match="boom"):
-        backend.loglikelihood(_many_requests(6))
-    assert calls and torch.get_num_threads() == before
+        backend.loglikelihood(_many_requests(40))  # 20 batches of 2 rows
+    assert torch.get_num_threads() == before
+    assert 1 <= len(calls) < 20  # the batches not yet started were dropped
 
 
 @pytest.mark.parametrize("special", [True, False])
