@@ -16,14 +16,16 @@ characters and words the rules care about (a wrong entry would silently drop mat
   must go on with a character listed;
 - a phone number's fax cue is searched for only where one can start (`patterns._may_be_fax`);
 - the words that make a fraction a score or a dose are matched backwards from it: compared with the regex
-  searched forwards that they replaced."""
+  searched forwards that they replaced;
+- the tokenizer finds capitalised words with one `split` of a regex spelled for speed, and the gaps between
+  name and place words are checked character by character: each compared with the regex it replaced."""
 
 from __future__ import annotations
 
 import random
 import re
 
-from medtune.privacy import patterns
+from medtune.privacy import names, patterns, places, tokens
 
 
 def _pieces(text: str) -> list[str]:
@@ -331,6 +333,67 @@ def test_fraction_before_fuzz() -> None:
     assert check_fraction_before(10_000) >= 1000
 
 
+# The regexes the tokenizer and the gap checks replaced.
+_CAP_WORD = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-ſ][^\W\d_]*(?:['’][^\W\d_]+)*(?:-[^\W\d_]+)*")
+_CAP_WORD_ASCII = re.compile(r"[A-Z][A-Za-z]*(?:'[A-Za-z]+)*(?:-[A-Za-z]+)*")
+_NAME_GAP = re.compile(r"\.?[ \t]{1,3}\Z|\.\Z")
+_PLACE_GAP = re.compile(r"[ \t]{1,3}\Z|\.[ \t]{0,2}\Z")
+_WORD_FRAGMENTS = _pieces(
+    "A|Z|O|a|z|o|'|’|-|--|'s|’s|_|1|9| |\t|.|,|\n|À|Ö|×|Ø|Þ|ß|é|Ā|ſ|ƀ|Σ|σ|İ|²|٣|Ⅻ|O'|Mc|-Smith|'Brien"
+)
+
+
+def _split_words(regex: re.Pattern[str], text: str) -> list[tuple[int, str]]:
+    """(offset, word) of each capitalised word, read from one `split` as the tokenizer reads it."""
+    parts = regex.split(text)
+    out, at = [], len(parts[0])
+    for i in range(1, len(parts), 2):
+        out.append((at, parts[i]))
+        at += len(parts[i]) + len(parts[i + 1])
+    return out
+
+
+def check_word_split(n: int, seed: int = 0) -> int:
+    """Fuzz `n` random strings: the split regexes find the words the plain ones find. Words seen."""
+    rnd = random.Random(seed)
+    seen = 0
+    for _ in range(n):
+        text = "".join(rnd.choices(_WORD_FRAGMENTS, k=rnd.randint(1, 12)))
+        expected = [(m.start(), m[0]) for m in _CAP_WORD.finditer(text)]
+        assert _split_words(tokens._CAP_SPLIT, text) == expected, text
+        if text.isascii():
+            ascii_expected = [(m.start(), m[0]) for m in _CAP_WORD_ASCII.finditer(text)]
+            assert ascii_expected == expected, text  # the ASCII spelling is only a faster one
+            assert _split_words(tokens._CAP_SPLIT_ASCII, text) == expected, text
+        seen += len(expected)
+    return seen
+
+
+def test_word_split_fuzz() -> None:
+    assert check_word_split(10_000) >= 10_000
+
+
+def check_gaps(n: int, seed: int = 0) -> int:
+    """Fuzz `n` random strings: the name and place gap checks equal their regexes on every slice. Gaps
+    accepted."""
+    rnd = random.Random(seed)
+    accepted = 0
+    for _ in range(n):
+        text = "".join(rnd.choices(_pieces(" |\t|.|,|a|\n|  "), k=rnd.randint(1, 6)))
+        for a in range(len(text)):
+            for b in range(a + 1, len(text) + 1):
+                name_gap = _NAME_GAP.match(text[a:b]) is not None
+                assert names._gap_ok(text, a, b) == name_gap, (text, a, b)
+                place_gap = _PLACE_GAP.match(text[a:b]) is not None
+                assert places._word_gap(text, a, b) == place_gap, (text, a, b)
+                accepted += name_gap + place_gap
+    return accepted
+
+
+def test_gaps_fuzz() -> None:
+    assert check_gaps(3_000) >= 1000
+
+
 if __name__ == "__main__":  # the long run: python tests/test_phi_anchor_filters.py [strings]
     import sys
 
@@ -341,3 +404,5 @@ if __name__ == "__main__":  # the long run: python tests/test_phi_anchor_filters
     print(check_after_trigger(n))
     print(check_fax_cue(n))
     print(check_fraction_before(n))
+    print(check_word_split(n))
+    print(check_gaps(n))

@@ -32,7 +32,6 @@ from medtune.privacy.tokens import (
     dot_then_blanks,
 )
 
-_GAP_OK: Final = re.compile(r"\.?[ \t]{1,3}\Z|\.\Z")
 _PARTICLE_GAP: Final = re.compile(
     r"[ \t]+(?:van|von|der|den|de|del|della|di|da|du|la|le|bin|ben|ibn|al|el|dos|das)[ \t]+\Z"
 )
@@ -107,7 +106,6 @@ _KIN_WORDS: Final = words(
     caregiver guardian
     """
 )
-_CUE_WORDS: Final = re.compile(r"[a-zé/]+")
 _SIGNATURE_LINE: Final = frozenset({"--", "-", "—", "/s/", "---", "----", "e-signed", "esigned", "x"})
 
 
@@ -192,8 +190,8 @@ def _initials_key(text: str) -> str:
 
 
 def _gap_ok(text: str, a: int, b: int) -> bool:
-    """`_GAP_OK.match(text[a:b])` without the slice and the regex call: a dot, or an optional dot then one
-    to three spaces or tabs."""
+    """text[a:b] is a dot, or an optional dot then one to three spaces or tabs (written out instead of a
+    regex on a slice; fuzzed against that regex in tests/test_phi_anchor_filters.py)."""
     n = b - a
     if n == 1:
         c = text[a]
@@ -311,16 +309,6 @@ def _title_shaped(word: str) -> bool:
         if not (p[:1].isupper() and (len(p) == 1 or p[1:2].islower() or p[1:2] in "'’")):
             return False
     return True
-
-
-def _namelike_unknown(tok: Tok, upper: bool) -> bool:
-    """An unknown word shaped like a name: "Quendrick" in mixed-case text (not FOLFOX, MSI-H, ER-positive)."""
-    if tok.cls != UNKNOWN:
-        return False
-    if upper:
-        return True
-    w = tok.word
-    return w[0].isupper() and w[1:2].islower() and all(p[:1].isupper() for p in w.split("-"))
 
 
 def _accept_cued(run: list[Tok], upper: bool, kin: bool = False) -> int:

@@ -62,8 +62,6 @@ def _trie_pattern(words: frozenset[str]) -> str:
 # ------------------------------------------------------------------------------------------- fragments
 # Lower-case fragments: they run on the lower-cased text.
 _SEP = r"[ \t]*(?:(?:no|num|number|nbr|#|id)\b\.?[ \t]*)?(?:[:#=]|\bis\b)?[ \t]*#?[ \t]*"
-# An identifier value: starts alphanumeric, may contain - . / between alphanumerics, has a digit.
-_VALUE = r"(?P<v>(?=[a-z]{0,6}-?\d)[a-z0-9](?:[a-z0-9]|[-./](?=[a-z0-9])){2,40})"
 
 _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
@@ -270,10 +268,6 @@ def _add(name: str, type_: str, pattern: str, score: float, **kw: object) -> Non
     _R.append(Recognizer(name, type_, re.compile(pattern), score, **kw))  # type: ignore[arg-type]
 
 
-def _ctx_group(group: str, words: str) -> str:
-    return f"(?P<{group}>{words})"
-
-
 # --- contact ---
 _add(
     "url",
@@ -460,7 +454,6 @@ _CTX_WORD = re.compile(r"[a-z][a-z/']*|#")
 _CTX_SEP: Final = re.compile(
     r"[ \t]*(?:(?:no|num|number|nbr|#|id)\b\.?[ \t]*)?(?:[:#=.]|\bis\b)?[ \t]*#?[ \t]*\Z"
 )
-_CTX_VALUE = re.compile(r"\d[a-z0-9]*(?:[-./][a-z0-9]+)*")
 _ALNUM: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 

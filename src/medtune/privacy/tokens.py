@@ -14,16 +14,15 @@ from typing import Final
 from medtune.privacy.dictionaries import Lexicon, fold
 from medtune.privacy.exclusions import ABBREVIATIONS, CLINICAL, DRUGS, EPONYM_FOLLOWERS, EPONYMS, words
 
-_CAP_WORD: Final = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-ſ][^\W\d_]*(?:['’][^\W\d_]+)*(?:-[^\W\d_]+)*")
-# The same on ASCII text (where a letter is [A-Za-z] and there is no curly apostrophe): a plain ASCII class
-# lets the regex engine skip to the next capital far faster than the Unicode ranges above.
-_CAP_WORD_ASCII: Final = re.compile(r"[A-Z][A-Za-z]*(?:'[A-Za-z]+)*(?:-[A-Za-z]+)*")
-# What tokenize runs: the same matches, as one capturing group for `split` ([gap, word, gap, ..., gap] comes
-# back as a list of strings built in C, with no match object per word; a word's offset is the sum of the
-# lengths before it). The tail is spelled as alternatives that start with the apostrophe or hyphen they need:
+# A capitalised word: a capital, letters, then apostrophe parts and hyphen parts, i.e.
+# "[A-ZÀ-ÖØ-ÞĀ-ſ][^\W\d_]*(?:['’][^\W\d_]+)*(?:-[^\W\d_]+)*", and the same in ASCII ([A-Z], [A-Za-z], no
+# curly apostrophe) for ASCII text, where the plain class lets the regex engine skip to the next capital far
+# faster. Written as one capturing group for `split` ([gap, word, gap, ..., gap] comes back as a list of
+# strings built in C, with no match object per word; a word's offset is the sum of the lengths before it),
+# and with the tail spelled as alternatives that start with the apostrophe or hyphen they need:
 # "(?:'L+)*(?:-L+)*" makes the regex engine set up two repeats per word even when, as nearly always, the
 # word ends there; a branch on the next character costs far less. Nothing follows the tail, so no match ever
-# backtracks into it and both spellings match the same words.
+# backtracks into it and both spellings match the same words (fuzzed in tests/test_phi_anchor_filters.py).
 _CAP_SPLIT: Final = re.compile(
     r"([A-ZÀ-ÖØ-ÞĀ-ſ][^\W\d_]*"
     r"(?:['’][^\W\d_]+(?:['’][^\W\d_]+)*(?:-[^\W\d_]+)*|-[^\W\d_]+(?:-[^\W\d_]+)*|))"
