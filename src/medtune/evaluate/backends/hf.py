@@ -43,6 +43,7 @@ from medtune.evaluate.backends.base import (
     truncate_at_stops,
 )
 from medtune.models.anatomy import attention_window, llama_like_layers, split_decoder_head
+from medtune.quiet_libs import tokenizer_threads
 
 DEFAULT_MAX_LENGTH = 2048  # lm-eval's default when neither config nor tokenizer names a length
 TOKENIZER_INFINITY = 1000000000000000019884624838656
@@ -224,8 +225,6 @@ class HFBackend:
         (no offsets, no BatchEncoding) on its thread pool."""
         if not texts:
             return []
-        from medtune.quiet_libs import tokenizer_threads
-
         backend = getattr(self.tokenizer, "backend_tokenizer", None)
         direct = backend is not None and backend.padding is None and backend.truncation is None
         with tokenizer_threads():
